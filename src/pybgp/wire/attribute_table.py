@@ -262,7 +262,7 @@ ATTRIBUTES: dict[int, AttributeSpec] = {
         AttributeSpec(_C.OTC, "OTC", OPTIONAL_TRANSITIVE, TAW, _dec_otc,
                       lambda a, f: _u32(a.otc)),
     )
-}  # fmt: skip
+}
 
 _MP_CODES = (AttrCode.MP_REACH_NLRI, AttrCode.MP_UNREACH_NLRI)
 
@@ -379,7 +379,7 @@ def decode_plain_attributes(plain: bytes, ctx: CodecContext) -> DecodedAttribute
                 raise MessageError(
                     3, UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE, whole,
                     f"unrecognized well-known attribute {code}",
-                )  # fmt: skip
+                )
             if flags & FLAG_TRANSITIVE:
                 # RFC 4271 5: kept and passed on; the Partial bit is set on the way out.
                 unknown.append((code, flags & ~FLAG_EXTENDED_LENGTH, value))
@@ -400,9 +400,7 @@ def decode_plain_attributes(plain: bytes, ctx: CodecContext) -> DecodedAttribute
     _apply_as4(fields)
     if unknown:
         fields["unknown"] = tuple(unknown)
-    return DecodedAttributes(
-        PathAttributes(**fields), tuple(issues), withdraw, frozenset(seen)
-    )
+    return DecodedAttributes(PathAttributes(**fields), tuple(issues), withdraw, frozenset(seen))
 
 
 def _apply_as4(fields: Fields) -> None:

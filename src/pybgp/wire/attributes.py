@@ -34,9 +34,7 @@ class PathAttributes:
     # Attributes this codec does not know: (code, flags, value), kept to pass on.
     unknown: tuple[tuple[int, int, bytes], ...] = ()
     # Encoded forms, keyed by the context facts that change them (see encode()).
-    _wire: dict[bool, bytes] = field(
-        default_factory=dict, compare=False, hash=False, repr=False
-    )
+    _wire: dict[bool, bytes] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def replace(self, **changes: Any) -> PathAttributes:
         """A copy with some fields changed (the encode cache is not copied)."""

@@ -100,8 +100,14 @@ CODE_NAMES = {
     ErrorCode.CEASE: "Cease",
     ErrorCode.ROUTE_REFRESH_MESSAGE: "ROUTE-REFRESH Message Error",
 }
-_WORD_FIXES = {"As": "AS", "Path": "PATH", "Bgp": "BGP", "Bfd": "BFD",
-               "Opensent": "OpenSent", "Openconfirm": "OpenConfirm"}
+_WORD_FIXES = {
+    "As": "AS",
+    "Path": "PATH",
+    "Bgp": "BGP",
+    "Bfd": "BFD",
+    "Opensent": "OpenSent",
+    "Openconfirm": "OpenConfirm",
+}
 
 
 def _subcode_words(member: IntEnum) -> str:

@@ -42,15 +42,13 @@ def check_header(header: bytes, max_len: int) -> tuple[int, int]:
         )
     # RFC 7313 5: a ROUTE-REFRESH of the wrong length is its own error, not a header one.
     low = HEADER_LEN if kind == MessageType.ROUTE_REFRESH else MIN_LENGTH[MessageType(kind)]
-    if (
-        length < low
-        or length > max_len
-        or (kind == MessageType.KEEPALIVE and length != HEADER_LEN)
-    ):
+    if length < low or length > max_len or (kind == MessageType.KEEPALIVE and length != HEADER_LEN):
         raise MessageError(
-            1, HeaderSubcode.BAD_MESSAGE_LENGTH, header[16:18],
+            1,
+            HeaderSubcode.BAD_MESSAGE_LENGTH,
+            header[16:18],
             f"length {length} is not valid for message type {kind}",
-        )  # fmt: skip
+        )
     return kind, length
 
 
@@ -82,9 +80,11 @@ def decode_message(
     kind, length = check_header(data[:HEADER_LEN], ctx.max_message_len)
     if length != len(data):
         raise MessageError(
-            1, HeaderSubcode.BAD_MESSAGE_LENGTH, data[16:18],
+            1,
+            HeaderSubcode.BAD_MESSAGE_LENGTH,
+            data[16:18],
             f"length field {length} but {len(data)} octets given",
-        )  # fmt: skip
+        )
     return decode_body(kind, data[HEADER_LEN:], ctx, cache)
 
 

@@ -232,6 +232,12 @@ def _check_mandatory(update: Update, present: frozenset[int]) -> None:
         )
 
 
+def _family_error(afi: int, safi: int, reason: str) -> FamilyError:
+    # RFC 7606 5.3, 7.11: an MP attribute that cannot be parsed -> AFI/SAFI disable (or
+    # a session reset with Optional Attribute Error, if the session prefers).
+    return FamilyError(afi, safi, 3, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, b"", reason)
+
+
 def _decode_mp_reach(value: bytes, ctx: CodecContext) -> MpReach:
     # RFC 4760 3 and RFC 7606 7.11.
     if len(value) < 5:
@@ -240,12 +246,10 @@ def _decode_mp_reach(value: bytes, ctx: CodecContext) -> MpReach:
     safi = value[2]
     nh_len = value[3]
     if 4 + nh_len + 1 > len(value):
-        raise FamilyError(afi, safi, 3, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, b"",
-                          "MP_REACH_NLRI next hop overruns the attribute")  # fmt: skip
+        raise _family_error(afi, safi, "MP_REACH_NLRI next hop overruns the attribute")
     allowed = NEXT_HOP_LENGTHS.get(afi)
     if allowed is not None and nh_len not in allowed:
-        raise FamilyError(afi, safi, 3, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, b"",
-                          f"MP_REACH_NLRI next hop length {nh_len} for AFI {afi}")  # fmt: skip
+        raise _family_error(afi, safi, f"MP_REACH_NLRI next hop length {nh_len} for AFI {afi}")
     next_hop = value[4 : 4 + nh_len]
     field_ = value[5 + nh_len :]  # after the reserved octet (RFC 4760 3)
     if (afi, safi) not in PREFIX_FAMILIES:
@@ -253,8 +257,7 @@ def _decode_mp_reach(value: bytes, ctx: CodecContext) -> MpReach:
     try:
         nlri = decode_prefixes(field_, max_prefix_bits(afi), (afi, safi) in ctx.addpath)
     except NlriError as exc:
-        raise FamilyError(afi, safi, 3, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, b"",
-                          f"MP_REACH_NLRI: {exc}") from None  # fmt: skip
+        raise _family_error(afi, safi, f"MP_REACH_NLRI: {exc}") from None
     return MpReach(afi, safi, next_hop, nlri)
 
 
@@ -270,8 +273,7 @@ def _decode_mp_unreach(value: bytes, ctx: CodecContext) -> MpUnreach:
     try:
         withdrawn = decode_prefixes(field_, max_prefix_bits(afi), (afi, safi) in ctx.addpath)
     except NlriError as exc:
-        raise FamilyError(afi, safi, 3, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, b"",
-                          f"MP_UNREACH_NLRI: {exc}") from None  # fmt: skip
+        raise _family_error(afi, safi, f"MP_UNREACH_NLRI: {exc}") from None
     return MpUnreach(afi, safi, withdrawn)
 
 

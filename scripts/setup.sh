@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Make a working pybgp checkout on a fresh Debian machine: Python, a virtualenv in
+# .venv, pybgp installed in it (editable) with its test tools.  Safe to run again.
+# Usage: scripts/setup.sh [--with-peers]
+#   --with-peers  also install the tools the interop/golden tests use (root only):
+#                 tshark from Debian, and ExaBGP into .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then need_apt+=(python3-venv); fi
+if [[ " $* " == *" --with-peers "* ]] && ! command -v tshark >/dev/null 2>&1; then
+  need_apt+=(tshark)
+fi
+if ((${#need_apt[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: please install ${need_apt[*]} (needs root), then run again" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+python3 - <<'PY'
+import sys
+if sys.version_info < (3, 11):
+    sys.exit(f"setup: pybgp needs Python 3.11 or newer, this is {sys.version.split()[0]}")
+PY
+
+if [[ ! -x .venv/bin/python ]]; then
+  python3 -m venv .venv
+fi
+stamp=.venv/.pybgp-installed
+if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[test]'
+  touch "$stamp"
+fi
+if [[ " $* " == *" --with-peers "* ]] && ! .venv/bin/python -c 'import exabgp' 2>/dev/null; then
+  .venv/bin/python -m pip install -q -e '.[test,bench]'
+fi
