@@ -74,6 +74,16 @@ class ConversationDecoder:
             direction.resync = True
         direction.buffer += chunk.data
         yield from self._drain(direction, chunk.ts)
+        if chunk.closed:
+            # FIN, RST or the ports reused: a later connection starts afresh.
+            if direction.buffer:
+                yield Decoded(
+                    chunk.ts,
+                    chunk.src,
+                    chunk.dst,
+                    error=f"connection closed inside a message ({len(direction.buffer)} octets)",
+                )
+            del self._directions[key]
 
     def _context(self, direction: _Direction) -> CodecContext:
         reverse = self._directions.get((direction.dst, direction.src))
