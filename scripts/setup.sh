@@ -32,12 +32,21 @@ PY
 if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
+# pip's chatter goes to a log, shown only when an install fails.
+pip_install() {
+  local log=.venv/pip.log
+  if ! .venv/bin/python -m pip install -q "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "setup: pip install $* failed" >&2
+    exit 1
+  fi
+}
 stamp=.venv/.pybgp-installed
 if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test]'
+  pip_install --upgrade pip
+  pip_install -e '.[test]'
   touch "$stamp"
 fi
 if [[ " $* " == *" --with-peers "* ]] && ! .venv/bin/python -c 'import exabgp' 2>/dev/null; then
-  .venv/bin/python -m pip install -q -e '.[test,bench]'
+  pip_install -e '.[test,bench]'
 fi
