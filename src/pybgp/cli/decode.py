@@ -122,9 +122,14 @@ def _from_hex(lines: Iterable[str], ctx: CodecContext) -> Iterator[dict[str, Any
             yield _error(f"line {number}: not an even number of hex digits")
             continue
         data = bytes.fromhex(text)
-        if not data.startswith(MARKER):
+        if not data.startswith(MARKER) and not _has_damaged_marker(data):
             data = MARKER + data
         yield from _decode_run(data, ctx, cache, number)
+
+
+def _has_damaged_marker(data: bytes) -> bool:
+    """A whole message whose marker is wrong, rather than one given without marker."""
+    return len(data) >= 19 and int.from_bytes(data[16:18], "big") == len(data)
 
 
 def _decode_run(

@@ -15,6 +15,12 @@ from .route_refresh import RouteRefresh, decode_route_refresh
 from .update import Update, decode_update
 
 KEEPALIVE_BYTES = MARKER + b"\x00\x13\x04"
+# The lowest length each type may have, as plain ints for the per-message check.
+# RFC 7313 5: a ROUTE-REFRESH of the wrong length is its own error, not a header one,
+# so only the header's own 19 octets are checked here.
+_LOWEST_LENGTH = {int(k): v for k, v in MIN_LENGTH.items()} | {
+    int(MessageType.ROUTE_REFRESH): HEADER_LEN
+}
 
 
 @dataclass(slots=True)
@@ -36,12 +42,11 @@ def check_header(header: bytes, max_len: int) -> tuple[int, int]:
         raise MessageError(1, HeaderSubcode.CONNECTION_NOT_SYNCHRONIZED, b"", "bad marker")
     length = (header[16] << 8) | header[17]
     kind = header[18]
-    if kind not in MessageType._value2member_map_:
+    low = _LOWEST_LENGTH.get(kind)
+    if low is None:
         raise MessageError(
             1, HeaderSubcode.BAD_MESSAGE_TYPE, bytes((kind,)), f"unknown message type {kind}"
         )
-    # RFC 7313 5: a ROUTE-REFRESH of the wrong length is its own error, not a header one.
-    low = HEADER_LEN if kind == MessageType.ROUTE_REFRESH else MIN_LENGTH[MessageType(kind)]
     if length < low or length > max_len or (kind == MessageType.KEEPALIVE and length != HEADER_LEN):
         raise MessageError(
             1,

@@ -10,8 +10,11 @@ builds an ipaddress object.  `prefix_str` and `prefix_key` convert for people.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
+import struct
+from collections.abc import Callable
 
 from .constants import Afi
 from .errors import WireError
@@ -51,8 +54,9 @@ def decode_prefixes(data: bytes, max_bits: int = 32, addpath: bool = False) -> l
         # length octets found at a fixed stride are all `plen`, parsing one by one
         # would find exactly those boundaries.  Slicing at a stride is done in C.
         step = 1 + _OCTETS[plen]
-        if n % step == 0 and data[::step] == bytes((plen,)) * (n // step):
-            keys = [data[i : i + step] for i in range(0, n, step)]
+        count = n // step
+        if n % step == 0 and data[::step] == bytes((plen,)) * count:
+            keys = list(_splitter(step, count)(data))
             bits = plen & 7
             if bits and step > 1:
                 last = data[step - 1 :: step]
@@ -60,6 +64,12 @@ def decode_prefixes(data: bytes, max_bits: int = 32, addpath: bool = False) -> l
                     keys = [_canonical(k) for k in keys]
             return keys
     return _decode_general(data, max_bits)
+
+
+@functools.lru_cache(maxsize=1024)
+def _splitter(step: int, count: int) -> Callable[[bytes], tuple[bytes, ...]]:
+    """One struct call that cuts `count` keys of `step` octets: C does the slicing."""
+    return struct.Struct(f"{step}s" * count).unpack
 
 
 def _decode_general(data: bytes, max_bits: int) -> list[bytes]:

@@ -210,8 +210,13 @@ def _decode_attribute_field(
     return entry.present
 
 
+_REQUIRED_WITH_NLRI = frozenset((AttrCode.ORIGIN, AttrCode.AS_PATH, AttrCode.NEXT_HOP))
+
+
 def _check_mandatory(update: Update, present: frozenset[int]) -> None:
     """RFC 4271 5 and RFC 7606 3 d): missing well-known attributes -> treat-as-withdraw."""
+    if update.nlri and present >= _REQUIRED_WITH_NLRI:
+        return  # the common case, decided with one set comparison
     reach = update.mp_reach
     if not update.nlri and not (reach is not None and (reach.nlri or reach.raw_nlri)):
         return
