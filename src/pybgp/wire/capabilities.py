@@ -54,6 +54,18 @@ def _multiple(value: bytes, size: int, name: str) -> None:
         raise CapabilityError(f"{name}: length {len(value)} is not a multiple of {size}")
 
 
+class _Flag(Capability):
+    """A capability whose presence is all it says: an empty value."""
+
+    def encode_value(self) -> bytes:
+        return b""
+
+    @classmethod
+    def decode(cls, value: bytes) -> _Flag:
+        _exact(value, 0, cls.name)
+        return cls()
+
+
 @dataclass(frozen=True, slots=True)
 class Multiprotocol(Capability):
     """RFC 4760 8: one family this speaker can carry."""
@@ -74,51 +86,27 @@ class Multiprotocol(Capability):
 
 
 @dataclass(frozen=True, slots=True)
-class RouteRefresh(Capability):
+class RouteRefresh(_Flag):
     """RFC 2918 2."""
 
     code: ClassVar[int] = Code.ROUTE_REFRESH
     name: ClassVar[str] = "route-refresh"
 
-    def encode_value(self) -> bytes:
-        return b""
-
-    @classmethod
-    def decode(cls, value: bytes) -> RouteRefresh:
-        _exact(value, 0, cls.name)
-        return cls()
-
 
 @dataclass(frozen=True, slots=True)
-class EnhancedRouteRefresh(Capability):
+class EnhancedRouteRefresh(_Flag):
     """RFC 7313 3."""
 
     code: ClassVar[int] = Code.ENHANCED_ROUTE_REFRESH
     name: ClassVar[str] = "enhanced-route-refresh"
 
-    def encode_value(self) -> bytes:
-        return b""
-
-    @classmethod
-    def decode(cls, value: bytes) -> EnhancedRouteRefresh:
-        _exact(value, 0, cls.name)
-        return cls()
-
 
 @dataclass(frozen=True, slots=True)
-class ExtendedMessage(Capability):
+class ExtendedMessage(_Flag):
     """RFC 8654 3."""
 
     code: ClassVar[int] = Code.EXTENDED_MESSAGE
     name: ClassVar[str] = "extended-message"
-
-    def encode_value(self) -> bytes:
-        return b""
-
-    @classmethod
-    def decode(cls, value: bytes) -> ExtendedMessage:
-        _exact(value, 0, cls.name)
-        return cls()
 
 
 @dataclass(frozen=True, slots=True)
