@@ -72,23 +72,35 @@ def _splitter(step: int, count: int) -> Callable[[bytes], tuple[bytes, ...]]:
     return struct.Struct(f"{step}s" * count).unpack
 
 
+def _step_table(max_bits: int) -> tuple[int, ...]:
+    """Octets a prefix of each length byte occupies; 0 marks a length above max_bits."""
+    return tuple(1 + _OCTETS[plen] if plen <= max_bits else 0 for plen in range(256))
+
+
+# Per length byte: the bits of the last octet that must be zero (host bits).
+_HOST_BITS = tuple(~_LAST_OCTET_MASK[plen & 7] & 0xFF if plen & 7 else 0 for plen in range(256))
+_STEPS = {32: _step_table(32), 128: _step_table(128)}
+
+
 def _decode_general(data: bytes, max_bits: int) -> list[bytes]:
+    """One prefix at a time, with two table lookups per prefix."""
+    steps = _STEPS.get(max_bits) or _step_table(max_bits)
+    host_bits = _HOST_BITS
     keys: list[bytes] = []
     append = keys.append
-    octets = _OCTETS
     i = 0
     n = len(data)
     while i < n:
         plen = data[i]
-        if plen > max_bits:
+        j = i + steps[plen]
+        if j <= i:
             raise NlriError(f"prefix length {plen} exceeds {max_bits} bits at offset {i}")
-        j = i + 1 + octets[plen]
         if j > n:
             raise NlriError(f"prefix /{plen} at offset {i} runs past the end of the field")
-        key = data[i:j]
-        if plen & 7 and key[-1] & ~_LAST_OCTET_MASK[plen & 7] & 0xFF:
-            key = _canonical(key)
-        append(key)
+        if data[j - 1] & host_bits[plen]:
+            append(_canonical(data[i:j]))
+        else:
+            append(data[i:j])
         i = j
     return keys
 
