@@ -122,11 +122,3 @@ def _join_sequences(path: list[Segment]) -> AsPath:
         else:
             out.append((seg_type, asns))
     return tuple(out)
-
-
-def validate_as4_path(path: AsPath) -> None:
-    """RFC 6793 6: AS4_PATH with confederation segments is malformed (discarded)."""
-    if any(seg_type in _CONFED for seg_type, _ in path):
-        raise AttributeMalformed(
-            UpdateSubcode.MALFORMED_AS_PATH, "AS4_PATH carries confederation segments"
-        )

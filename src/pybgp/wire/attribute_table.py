@@ -108,10 +108,11 @@ class _DiscardSignal(AttributeMalformed):
 
 
 def _dec_local_pref(value: bytes, ctx: CodecContext, out: Fields) -> None:
-    _length(value, 4)
     if ctx.external:
-        # RFC 7606 7.5: LOCAL_PREF from an external peer is discarded.
+        # RFC 7606 7.5: LOCAL_PREF from an external peer is discarded, whatever its
+        # length; only from an internal peer is a length other than 4 malformed.
         raise _DiscardSignal(0, "LOCAL_PREF received from an external peer")
+    _length(value, 4)
     out["local_pref"] = int.from_bytes(value, "big")
 
 
@@ -179,9 +180,9 @@ def _enc_large(attrs: PathAttributes, four: bool) -> bytes | None:
 def _dec_as4_path(value: bytes, ctx: CodecContext, out: Fields) -> None:
     if ctx.four_octet_as:
         raise _DiscardSignal(0, "AS4_PATH from a four-octet AS speaker is ignored")
-    path = aspath.decode_as_path(value, 4)
-    aspath.validate_as4_path(path)
-    out["_as4_path"] = path
+    # RFC 6793 6: confederation segments MUST NOT be in AS4_PATH; the receiver discards
+    # those segments (not the attribute) and continues.
+    out["_as4_path"] = aspath.as4_path_for(aspath.decode_as_path(value, 4))
 
 
 def _enc_as4_path(attrs: PathAttributes, four: bool) -> bytes | None:
@@ -486,6 +487,9 @@ def encode_attributes(attrs: PathAttributes, four_octet_as: bool) -> bytes:
             parts.append((code, encode_attribute(spec.flags, code, value)))
     for code, flags, value in attrs.unknown:
         # RFC 4271 5: an unrecognized optional transitive attribute passed on gets Partial.
-        parts.append((code, encode_attribute(flags | FLAG_PARTIAL, code, value)))
+        # RFC 4271 4.3: the four low-order flag bits MUST be zero when sent; Extended
+        # Length is set by the value's size, not copied.
+        flags = (flags & (FLAG_OPTIONAL | FLAG_TRANSITIVE)) | FLAG_PARTIAL
+        parts.append((code, encode_attribute(flags, code, value)))
     parts.sort(key=lambda part: part[0])
     return b"".join(part for _, part in parts)

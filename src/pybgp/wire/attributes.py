@@ -38,7 +38,8 @@ class PathAttributes:
 
     def replace(self, **changes: Any) -> PathAttributes:
         """A copy with some fields changed (the encode cache is not copied)."""
-        return dataclasses.replace(self, **changes)
+        # dataclasses.replace would pass the same _wire dict on: give the copy its own.
+        return dataclasses.replace(self, _wire={}, **changes)
 
     def encode(self, four_octet_as: bool = True) -> bytes:
         """The path attributes field, MP attributes excluded; cached per AS size."""

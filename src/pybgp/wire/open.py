@@ -65,8 +65,10 @@ class Open:
         caps = b"".join(cap.encode() for cap in self.capabilities)
         params = [(OPT_PARAM_CAPABILITIES, caps)] if caps else []
         params += self.other_parameters
-        short = b"".join(bytes((kind, len(value))) + value for kind, value in params)
-        if all(len(value) <= 255 for _, value in params) and len(short) <= 255:
+        # The classic form only when every value fits a one-octet Parameter Length.
+        fits = all(len(value) <= 255 for _, value in params)
+        short = b"".join(bytes((kind, len(v))) + v for kind, v in params) if fits else b""
+        if fits and len(short) <= 255:
             opt = bytes((len(short),)) + short
         else:
             # RFC 9072 2: Non-Ext OP Len 255, Non-Ext OP Type 255, then a 2-octet length
@@ -101,8 +103,9 @@ def decode_open(body: bytes) -> Open:
             BGP_VERSION.to_bytes(2, "big"),
         )
     params = body[10:]
-    if len(params) > 0 and opt_len == 255 and params[0] == OPT_PARAM_EXTENDED:
-        # RFC 9072 2: extended optional parameters.
+    if opt_len != 0 and len(params) > 0 and params[0] == OPT_PARAM_EXTENDED:
+        # RFC 9072 2: extended optional parameters.  A non-zero Non-Ext OP Len means the
+        # Non-Ext OP Type decides the encoding; the Non-Ext OP Len value is then ignored.
         if len(params) < 3:
             raise _open_error(0, "extended optional parameters length missing")
         ext_len = int.from_bytes(params[1:3], "big")

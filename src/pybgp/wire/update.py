@@ -184,6 +184,9 @@ def decode_update(
     return update
 
 
+_NO_ATTRIBUTES = DecodedAttributes(PathAttributes(), (), False, frozenset())
+
+
 def _decode_attribute_field(
     update: Update, data: bytes, ctx: CodecContext, cache: AttributeCache
 ) -> frozenset[int]:
@@ -192,7 +195,9 @@ def _decode_attribute_field(
     issues: list[AttributeIssue] = []
     if entry is None:
         walk = walk_attributes(data)
-        entry = cache.decode(walk.plain, ctx)
+        # Only MP attributes (an IPv6 End-of-RIB, a pure MP withdrawal): no route
+        # attributes at all, so the UPDATE re-encodes as it came (RFC 4724 2).
+        entry = cache.decode(walk.plain, ctx) if walk.plain else _NO_ATTRIBUTES
         if walk.mp_unreach is not None:
             update.mp_unreach = _decode_mp_unreach(walk.mp_unreach, ctx)
         if walk.mp_reach is not None:
@@ -204,7 +209,7 @@ def _decode_attribute_field(
                     Action.TREAT_AS_WITHDRAW, 0, UpdateSubcode.ATTRIBUTE_LENGTH_ERROR, walk.overrun
                 )
             )
-    update.attributes = entry.attributes
+    update.attributes = entry.attributes if entry is not _NO_ATTRIBUTES else None
     update.treat_as_withdraw = entry.treat_as_withdraw or bool(issues)
     update.issues = entry.issues + tuple(issues) if issues else entry.issues
     return entry.present
@@ -380,8 +385,10 @@ def pack_announcements(
     if next_hop is None:
         raise EncodeError(f"family {family} needs a next hop for MP_REACH_NLRI")
     mp_head = family[0].to_bytes(2, "big") + bytes((family[1], len(next_hop))) + next_hop + b"\0"
-    # Header, both length fields, and the MP_REACH attribute header (extended length).
-    room = ctx.max_message_len - HEADER_LEN - 4 - len(attrs) - 4 - len(mp_head)
+    # Room for the whole MP_REACH attribute; its header is 3 octets while its value fits
+    # a one-octet length, 4 with the Extended Length flag past that (RFC 4271 4.3).
+    space = ctx.max_message_len - HEADER_LEN - 4 - len(attrs)
+    room = (space - 3 if space - 3 <= 255 else space - 4) - len(mp_head)
     for run in _chunks(keys, room):
         mp = encode_attribute(FLAG_OPTIONAL, AttrCode.MP_REACH_NLRI, mp_head + b"".join(run))
         body_attrs = mp + attrs
