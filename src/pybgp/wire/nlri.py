@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import socket
 import struct
 from collections.abc import Callable
 
@@ -157,17 +156,14 @@ def prefix_str(key: bytes, afi: int = Afi.IPV4) -> str:
     size = _ADDRESS_LEN.get(afi)
     if size is None:
         return key.hex()
-    packed = key[1:].ljust(size, b"\0")
-    family = socket.AF_INET if afi == Afi.IPV4 else socket.AF_INET6
-    return f"{socket.inet_ntop(family, packed)}/{plen}"
+    address = ipaddress.ip_address(key[1:].ljust(size, b"\0"))
+    return f"{address}/{plen}"
 
 
 def address_str(packed: bytes) -> str:
     """4 or 16 packed octets -> the address in its usual text form."""
-    if len(packed) == 4:
-        return socket.inet_ntop(socket.AF_INET, packed)
-    if len(packed) == 16:
-        return socket.inet_ntop(socket.AF_INET6, packed)
+    if len(packed) in (4, 16):
+        return str(ipaddress.ip_address(packed))
     return packed.hex()
 
 

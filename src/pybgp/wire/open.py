@@ -4,7 +4,7 @@ extended optional parameters for long capability lists (RFC 9072 2).
 
 from __future__ import annotations
 
-import socket
+import ipaddress
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -77,7 +77,9 @@ class Open:
             if len(long) > 0xFFFF:
                 raise EncodeError("optional parameters exceed 65535 octets")
             opt = bytes((255, OPT_PARAM_EXTENDED)) + len(long).to_bytes(2, "big") + long
-        fixed = _FIXED.pack(self.version, self.my_as, self.hold_time, socket.inet_aton(self.bgp_id))
+        fixed = _FIXED.pack(
+            self.version, self.my_as, self.hold_time, ipaddress.IPv4Address(self.bgp_id).packed
+        )
         body = fixed + opt
         total = 19 + len(body)
         if total > 4096:  # RFC 8654 4: an OPEN never exceeds 4096 octets.
@@ -117,7 +119,7 @@ def decode_open(body: bytes) -> Open:
         if opt_len != len(params):
             raise _open_error(0, "optional parameters length mismatch")
         header = 2  # type, 1-octet length
-    message = Open(my_as, hold_time, socket.inet_ntoa(bgp_id))
+    message = Open(my_as, hold_time, str(ipaddress.IPv4Address(bgp_id)))
     i = 0
     while i < len(params):
         if i + header > len(params):
