@@ -28,6 +28,7 @@ from .errors import (
     Action,
     AttributeIssue,
     AttributeMalformed,
+    EncodeError,
     MessageError,
     UpdateSubcode,
 )
@@ -472,8 +473,6 @@ def _header(flags: int, code: int, length: int) -> bytes:
 
 def encode_attribute(flags: int, code: int, value: bytes) -> bytes:
     if len(value) > 0xFFFF:
-        from .errors import EncodeError
-
         raise EncodeError(f"{attribute_name(code)} is {len(value)} octets, more than 65535")
     return _header(flags, code, len(value)) + value
 

@@ -97,12 +97,12 @@ class Update:
         """RFC 4724 2: the family whose End-of-RIB marker this is, if it is one."""
         if self.nlri or self.withdrawn or self.mp_reach is not None:
             return None
+        if self.attributes is not None:
+            return None
         if self.mp_unreach is None:
-            return IPV4_UNICAST if self.attributes is None else None
+            return IPV4_UNICAST
         unreach = self.mp_unreach
         if unreach.withdrawn or unreach.raw_withdrawn:
-            return None
-        if self.attributes is not None and self.attributes != PathAttributes():
             return None
         return unreach.family
 
