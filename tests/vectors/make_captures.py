@@ -133,9 +133,14 @@ class Lab:
                 self.run(name, ["sysctl", "-q", "-w", f"net.ipv6.conf.{scope}.{knob}={value}"])
         return name
 
-    def link(
-        self, ns_a: str, ns_b: str, addrs_a: Sequence[str], addrs_b: Sequence[str], subnet: int
-    ) -> None:
+    def pair(self, role_a: str, role_b: str, subnet: int) -> tuple[str, str]:
+        """Two namespaces joined by ``eth0``: side a is 198.18.<subnet>.1/24 and
+        2001:db8:<subnet>::1/64, side b the same with .2 / ::2."""
+        ns_a, ns_b = self.netns(role_a), self.netns(role_b)
+        self.link(ns_a, ns_b, subnet)
+        return ns_a, ns_b
+
+    def link(self, ns_a: str, ns_b: str, subnet: int) -> None:
         """Join ``ns_a`` and ``ns_b`` by a veth pair named ``eth0`` on both ends.
 
         The pair is created inside ``ns_a`` and its peer moved straight into
@@ -147,8 +152,8 @@ class Lab:
         mac_a, mac_b = (f"02:00:00:00:{subnet:02x}:{end:02x}" for end in (1, 2))
         veth = f"eth0 address {mac_a} type veth peer name eth0 address {mac_b} netns {ns_b}"
         self.run(ns_a, ["ip", "link", "add", *veth.split()])
-        for ns, addrs in ((ns_a, addrs_a), (ns_b, addrs_b)):
-            for addr in addrs:
+        for end, ns in ((1, ns_a), (2, ns_b)):
+            for addr in (f"198.18.{subnet}.{end}/24", f"2001:db8:{subnet}::{end}/64"):
                 extra = ["nodad"] if ":" in addr else []
                 self.run(ns, ["ip", "addr", "add", addr, "dev", "eth0", *extra])
             self.run(ns, ["ip", "link", "set", "eth0", "up"])
@@ -250,7 +255,24 @@ def lab(tag: str, workdir: Path) -> Iterator[Lab]:
 # ---------------------------------------------------------------------------
 # Daemon helpers
 # ---------------------------------------------------------------------------
-class Bird:
+class Speaker:
+    """What the BIRD, GoBGP and FRR wrappers share: waiting for a session."""
+
+    name: str
+
+    def established(self, peer: str) -> bool:
+        raise NotImplementedError
+
+    def wait_established(self, peer: str) -> None:
+        """Block until the session named ``peer`` (a protocol or an address) is up."""
+        wait_until(
+            lambda: self.established(peer),
+            ESTABLISH_TIMEOUT,
+            f"{self.name} session {peer} Established",
+        )
+
+
+class Bird(Speaker):
     """A BIRD 2 instance in a namespace, controlled through its own socket."""
 
     def __init__(self, the_lab: Lab, ns: str, name: str, config: str) -> None:
@@ -276,16 +298,8 @@ class Bird:
         )
         return "Established" in out
 
-    def wait_established(self, proto: str) -> None:
-        """Block until ``proto`` is Established."""
-        wait_until(
-            lambda: self.established(proto),
-            ESTABLISH_TIMEOUT,
-            f"{self.name} protocol {proto} Established",
-        )
 
-
-class GoBGP:
+class GoBGP(Speaker):
     """A ``gobgpd`` instance in a namespace; the CLI talks to its gRPC port on ``lo``."""
 
     def __init__(
@@ -327,16 +341,8 @@ class GoBGP:
             return False
         return state in (6, "established", "ESTABLISHED")
 
-    def wait_established(self, peer: str) -> None:
-        """Block until the session to ``peer`` is established."""
-        wait_until(
-            lambda: self.established(peer),
-            ESTABLISH_TIMEOUT,
-            f"{self.name} neighbor {peer} established",
-        )
 
-
-class Frr:
+class Frr(Speaker):
     """FRR ``bgpd`` without zebra (``-Z``) in a namespace, driven through ``vtysh``."""
 
     def __init__(self, the_lab: Lab, ns: str, name: str, config: str, listen: str) -> None:
@@ -368,14 +374,6 @@ class Frr:
             return json.loads(out)[peer]["bgpState"] == "Established"
         except (ValueError, KeyError, TypeError):
             return False
-
-    def wait_established(self, peer: str) -> None:
-        """Block until the session to ``peer`` is Established."""
-        wait_until(
-            lambda: self.established(peer),
-            ESTABLISH_TIMEOUT,
-            f"{self.name} neighbor {peer} Established",
-        )
 
 
 # The ExaBGP API process: copy lines from a FIFO (written by this script) to
@@ -443,51 +441,50 @@ class ExaBGP:
         log(f"{self.name}< {line}")
 
 
+def gobgp_passive_config(
+    asn: int, router_id: str, neighbor: str, peer_as: int, restart_time: int
+) -> str:
+    """gobgpd TOML: one passive eBGP neighbour, IPv4 + IPv6 unicast, graceful restart."""
+    families = "".join(
+        f"""
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "{family}-unicast"
+    [neighbors.afi-safis.mp-graceful-restart.config]
+      enabled = true"""
+        for family in ("ipv4", "ipv6")
+    )
+    return f"""
+[global.config]
+  as = {asn}
+  router-id = "{router_id}"
+  local-address-list = ["{router_id}"]
+
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "{neighbor}"
+    peer-as = {peer_as}
+  [neighbors.transport.config]
+    local-address = "{router_id}"
+    passive-mode = true
+  [neighbors.graceful-restart.config]
+    enabled = true
+    restart-time = {restart_time}{families}
+"""
+
+
 # ---------------------------------------------------------------------------
 # Scenarios
 # ---------------------------------------------------------------------------
 def scenario_bird(the_lab: Lab, pcap: Path) -> None:
     """BIRD 2 (AS 4200000001) <-> GoBGP (AS 64512), eBGP, IPv4 + IPv6 unicast."""
-    ns_a, ns_b = the_lab.netns("bird"), the_lab.netns("gobgp")
-    the_lab.link(
-        ns_a,
-        ns_b,
-        ["198.18.1.1/24", "2001:db8:1::1/64"],
-        ["198.18.1.2/24", "2001:db8:1::2/64"],
-        subnet=1,
-    )
+    ns_a, ns_b = the_lab.pair("bird", "gobgp", subnet=1)
     dump = the_lab.capture(ns_a, pcap)
     gobgp = GoBGP(
         the_lab,
         ns_b,
         "gobgpd",
-        """
-[global.config]
-  as = 64512
-  router-id = "198.18.1.2"
-  local-address-list = ["198.18.1.2"]
-
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "198.18.1.1"
-    peer-as = 4200000001
-  [neighbors.transport.config]
-    local-address = "198.18.1.2"
-    passive-mode = true
-  [neighbors.graceful-restart.config]
-    enabled = true
-    restart-time = 120
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-    [neighbors.afi-safis.mp-graceful-restart.config]
-      enabled = true
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-    [neighbors.afi-safis.mp-graceful-restart.config]
-      enabled = true
-""",
+        gobgp_passive_config(64512, "198.18.1.2", "198.18.1.1", 4200000001, 120),
     )
     bird = Bird(
         the_lab,
@@ -562,14 +559,7 @@ protocol bgp gobgp {
 
 def scenario_bird_addpath(the_lab: Lab, pcap: Path) -> None:
     """BIRD 2 (AS 4200000002) <-> BIRD 2 (AS 4200000020): ADD-PATH both ways, LLGR."""
-    ns_a, ns_b = the_lab.netns("birda"), the_lab.netns("birdb")
-    the_lab.link(
-        ns_a,
-        ns_b,
-        ["198.18.2.1/24", "2001:db8:2::1/64"],
-        ["198.18.2.2/24", "2001:db8:2::2/64"],
-        subnet=2,
-    )
+    ns_a, ns_b = the_lab.pair("birda", "birdb", subnet=2)
     dump = the_lab.capture(ns_a, pcap)
     session = """
   connect delay time 1;
@@ -652,46 +642,13 @@ protocol bgp peer_b {
 
 def scenario_gobgp(the_lab: Lab, pcap: Path) -> None:
     """GoBGP (AS 4200000003) <-> ExaBGP (AS 64503), eBGP, IPv4 + IPv6, graceful restart."""
-    ns_g, ns_x = the_lab.netns("gobgp"), the_lab.netns("exabgp")
-    the_lab.link(
-        ns_g,
-        ns_x,
-        ["198.18.3.1/24", "2001:db8:3::1/64"],
-        ["198.18.3.2/24", "2001:db8:3::2/64"],
-        subnet=3,
-    )
+    ns_g, ns_x = the_lab.pair("gobgp", "exabgp", subnet=3)
     dump = the_lab.capture(ns_g, pcap)
     gobgp = GoBGP(
         the_lab,
         ns_g,
         "gobgpd",
-        """
-[global.config]
-  as = 4200000003
-  router-id = "198.18.3.1"
-  local-address-list = ["198.18.3.1"]
-
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "198.18.3.2"
-    peer-as = 64503
-  [neighbors.transport.config]
-    local-address = "198.18.3.1"
-    passive-mode = true
-  [neighbors.graceful-restart.config]
-    enabled = true
-    restart-time = 90
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-    [neighbors.afi-safis.mp-graceful-restart.config]
-      enabled = true
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-    [neighbors.afi-safis.mp-graceful-restart.config]
-      enabled = true
-""",
+        gobgp_passive_config(4200000003, "198.18.3.1", "198.18.3.2", 64503, 90),
     )
     the_lab.wait_listening(ns_g)
     exabgp = ExaBGP(
@@ -780,14 +737,7 @@ def scenario_frr(the_lab: Lab, pcap: Path) -> None:
     32-byte next hop (global + link-local, RFC 8950 allows it) and FRR 8.4.4
     answers with NOTIFICATION UPDATE error / Invalid Network Field.
     """
-    ns_f, ns_b = the_lab.netns("frr"), the_lab.netns("bird")
-    the_lab.link(
-        ns_f,
-        ns_b,
-        ["198.18.4.1/24", "2001:db8:4::1/64"],
-        ["198.18.4.2/24", "2001:db8:4::2/64"],
-        subnet=4,
-    )
+    ns_f, ns_b = the_lab.pair("frr", "bird", subnet=4)
     dump = the_lab.capture(ns_f, pcap)
     bird = Bird(
         the_lab,
@@ -886,14 +836,7 @@ exit
 
 def scenario_exabgp(the_lab: Lab, pcap: Path) -> None:
     """ExaBGP (AS 4200000005) <-> BIRD 2 (AS 4200000005), iBGP, ADD-PATH, many attributes."""
-    ns_x, ns_b = the_lab.netns("exabgp"), the_lab.netns("bird")
-    the_lab.link(
-        ns_x,
-        ns_b,
-        ["198.18.5.1/24", "2001:db8:5::1/64"],
-        ["198.18.5.2/24", "2001:db8:5::2/64"],
-        subnet=5,
-    )
+    ns_x, ns_b = the_lab.pair("exabgp", "bird", subnet=5)
     dump = the_lab.capture(ns_x, pcap)
     bird = Bird(
         the_lab,
@@ -977,14 +920,7 @@ neighbor 198.18.5.2 {
 
 def scenario_exabgp_as2(the_lab: Lab, pcap: Path) -> None:
     """ExaBGP (AS 65006, asn4 disabled) <-> BIRD 2 (AS 4200000006): AS_TRANS, AS4_PATH."""
-    ns_x, ns_b = the_lab.netns("exabgp"), the_lab.netns("bird")
-    the_lab.link(
-        ns_x,
-        ns_b,
-        ["198.18.6.1/24", "2001:db8:6::1/64"],
-        ["198.18.6.2/24", "2001:db8:6::2/64"],
-        subnet=6,
-    )
+    ns_x, ns_b = the_lab.pair("exabgp", "bird", subnet=6)
     dump = the_lab.capture(ns_x, pcap)
     bird = Bird(
         the_lab,
