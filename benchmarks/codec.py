@@ -179,6 +179,21 @@ class Workload:
         self.size = sum(len(m) for m in self.messages)
 
 
+def _blocks(rng: random.Random, space: int, per: int, messages: int) -> list[list[int]]:
+    """`messages` sorted runs of `per` numbers below `space`: consecutive slices of one
+    shuffled order, wrapping around when the space runs out."""
+    order = list(range(space))
+    rng.shuffle(order)
+    blocks = []
+    for m in range(messages):
+        start = (m * per) % space
+        block = order[start : start + per]
+        if len(block) < per:
+            block += order[: per - len(block)]
+        blocks.append(sorted(block))
+    return blocks
+
+
 def make_packed(rng: random.Random, messages: int) -> Workload:
     """IPv4 UPDATEs of 500 /26 prefixes sharing one attribute set."""
     per = 500
@@ -189,16 +204,11 @@ def make_packed(rng: random.Random, messages: int) -> Workload:
         med=0,
         local_pref=100,
     )
-    # 10.0.0.0/8 holds 2**18 /26s; each message takes a contiguous, shuffled-order run.
-    order = list(range(1 << 18))
-    rng.shuffle(order)
-    keys: list[list[bytes]] = []
-    for m in range(messages):
-        start = (m * per) % len(order)
-        block = order[start : start + per]
-        if len(block) < per:
-            block += order[: per - len(block)]
-        keys.append([_v4_key((10 << 24) | (i << 6), 26) for i in sorted(block)])
+    # 10.0.0.0/8 holds 2**18 /26s.
+    keys = [
+        [_v4_key((10 << 24) | (i << 6), 26) for i in block]
+        for block in _blocks(rng, 1 << 18, per, messages)
+    ]
     wire = attrs.wire()
     msgs = [_update(wire, b"".join(k)) for k in keys]
     return Workload(
@@ -278,15 +288,10 @@ def make_ipv6(rng: random.Random, messages: int) -> Workload:
     attrs = AttrSet(origin=0, asns=(64512, 4200000001), next_hop=None, med=10, local_pref=100)
     next_hop = bytes.fromhex("20010db8ffff00000000000000000001")
     base = bytes.fromhex("20010db8")
-    order = list(range(1 << 16))
-    rng.shuffle(order)
-    keys: list[list[bytes]] = []
-    for m in range(messages):
-        start = (m * per) % len(order)
-        block = order[start : start + per]
-        if len(block) < per:
-            block += order[: per - len(block)]
-        keys.append([b"\x30" + base + i.to_bytes(2, "big") for i in sorted(block)])
+    keys = [
+        [b"\x30" + base + i.to_bytes(2, "big") for i in block]
+        for block in _blocks(rng, 1 << 16, per, messages)
+    ]
     wire = attrs.wire()
     msgs = [_update(_mp_reach(IPV6_UNICAST, next_hop, b"".join(k)) + wire) for k in keys]
     return Workload(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from .constants import CapabilityCode as Code
 from .errors import WireError
@@ -52,6 +52,16 @@ def _exact(value: bytes, size: int, name: str) -> None:
 def _multiple(value: bytes, size: int, name: str) -> None:
     if len(value) % size:
         raise CapabilityError(f"{name}: length {len(value)} is not a multiple of {size}")
+
+
+def _pack_all(fmt: str, entries: tuple[tuple[int, ...], ...]) -> bytes:
+    return b"".join(struct.pack(fmt, *entry) for entry in entries)
+
+
+def _unpack_all(fmt: str, value: bytes, name: str) -> tuple[Any, ...]:
+    """Fixed-size entries, one after another (a per-family list)."""
+    _multiple(value, struct.calcsize(fmt), name)
+    return tuple(struct.iter_unpack(fmt, value))
 
 
 class _Flag(Capability):
@@ -118,12 +128,11 @@ class ExtendedNextHop(Capability):
     name: ClassVar[str] = "extended-next-hop"
 
     def encode_value(self) -> bytes:
-        return b"".join(struct.pack("!HHH", *entry) for entry in self.entries)
+        return _pack_all("!HHH", self.entries)
 
     @classmethod
     def decode(cls, value: bytes) -> ExtendedNextHop:
-        _multiple(value, 6, cls.name)
-        return cls(tuple(struct.iter_unpack("!HHH", value)))
+        return cls(_unpack_all("!HHH", value, cls.name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,14 +164,14 @@ class GracefulRestart(Capability):
 
     def encode_value(self) -> bytes:
         head = ((self.restart_flags & 0xF) << 12 | (self.restart_time & 0xFFF)).to_bytes(2, "big")
-        return head + b"".join(struct.pack("!HBB", *family) for family in self.families)
+        return head + _pack_all("!HBB", self.families)
 
     @classmethod
     def decode(cls, value: bytes) -> GracefulRestart:
         if len(value) < 2 or (len(value) - 2) % 4:
             raise CapabilityError(f"{cls.name}: length {len(value)} is not 2 + 4n")
         head = int.from_bytes(value[:2], "big")
-        return cls(head >> 12, head & 0xFFF, tuple(struct.iter_unpack("!HBB", value[2:])))
+        return cls(head >> 12, head & 0xFFF, _unpack_all("!HBB", value[2:], cls.name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,12 +200,11 @@ class AddPath(Capability):
     name: ClassVar[str] = "add-path"
 
     def encode_value(self) -> bytes:
-        return b"".join(struct.pack("!HBB", *entry) for entry in self.entries)
+        return _pack_all("!HBB", self.entries)
 
     @classmethod
     def decode(cls, value: bytes) -> AddPath:
-        _multiple(value, 4, cls.name)
-        entries = tuple(struct.iter_unpack("!HBB", value))
+        entries = _unpack_all("!HBB", value, cls.name)
         for afi, safi, mode in entries:
             if mode not in ADDPATH_NAMES:
                 raise CapabilityError(f"{cls.name}: send/receive value {mode} for {afi}/{safi}")
