@@ -40,6 +40,8 @@ class _Direction:
     buffer: bytearray = field(default_factory=bytearray)
     open: Open | None = None
     resync: bool = False
+    # What the two OPENs agreed for this direction; worked out once, not per message.
+    context: CodecContext | None = None
 
 
 class ConversationDecoder:
@@ -64,12 +66,7 @@ class ConversationDecoder:
         if direction is None:
             direction = self._directions[key] = _Direction(chunk.src, chunk.dst)
         if chunk.gap:
-            yield Decoded(
-                chunk.ts,
-                chunk.src,
-                chunk.dst,
-                error=f"{chunk.gap} octets missing from the capture; resynchronising",
-            )
+            yield self._problem(direction, chunk.ts, f"{chunk.gap} octets missing; resynchronising")
             direction.buffer.clear()
             direction.resync = True
         direction.buffer += chunk.data
@@ -77,19 +74,26 @@ class ConversationDecoder:
         if chunk.closed:
             # FIN, RST or the ports reused: a later connection starts afresh.
             if direction.buffer:
-                yield Decoded(
-                    chunk.ts,
-                    chunk.src,
-                    chunk.dst,
-                    error=f"connection closed inside a message ({len(direction.buffer)} octets)",
-                )
+                left = len(direction.buffer)
+                yield self._problem(direction, chunk.ts, f"closed inside a message ({left} octets)")
             del self._directions[key]
+            self._forget_context(direction)
 
     def _context(self, direction: _Direction) -> CodecContext:
+        if direction.context is not None:
+            return direction.context
         reverse = self._directions.get((direction.dst, direction.src))
-        if direction.open is not None and reverse is not None and reverse.open is not None:
-            return context_for(direction.open, reverse.open)
-        return self.assumed
+        if direction.open is None or reverse is None or reverse.open is None:
+            return self.assumed
+        direction.context = context_for(direction.open, reverse.open)
+        return direction.context
+
+    def _forget_context(self, direction: _Direction) -> None:
+        """An OPEN or a close changes what both directions of the connection agreed."""
+        direction.context = None
+        reverse = self._directions.get((direction.dst, direction.src))
+        if reverse is not None:
+            reverse.context = None
 
     def _drain(self, direction: _Direction, ts: float) -> Iterator[Decoded]:
         buf = direction.buffer
@@ -123,7 +127,13 @@ class ConversationDecoder:
                 continue
             if isinstance(message, Open):
                 direction.open = message
+                self._forget_context(direction)
             yield Decoded(ts, direction.src, direction.dst, message, ctx)
+
+    @staticmethod
+    def _problem(direction: _Direction, ts: float, text: str) -> Decoded:
+        """Not a BGP error: the capture itself lacks bytes."""
+        return Decoded(ts, direction.src, direction.dst, error=text)
 
     @staticmethod
     def _error(direction: _Direction, ts: float, exc: MessageError) -> Decoded:
