@@ -9,4 +9,5 @@ else
   scripts/setup.sh
 fi
 .venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff format --check src tests benchmarks
 .venv/bin/python -m pytest "$@"

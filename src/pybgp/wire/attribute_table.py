@@ -264,7 +264,7 @@ ATTRIBUTES: dict[int, AttributeSpec] = {
         AttributeSpec(_C.OTC, "OTC", OPTIONAL_TRANSITIVE, TAW, _dec_otc,
                       lambda a, f: _u32(a.otc)),
     )
-}
+}  # fmt: skip
 
 _MP_CODES = (AttrCode.MP_REACH_NLRI, AttrCode.MP_UNREACH_NLRI)
 
@@ -379,7 +379,9 @@ def decode_plain_attributes(plain: bytes, ctx: CodecContext) -> DecodedAttribute
             if not flags & FLAG_OPTIONAL:
                 # RFC 4271 6.3: an unrecognized well-known attribute resets the session.
                 raise MessageError(
-                    3, UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE, whole,
+                    3,
+                    UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
+                    whole,
                     f"unrecognized well-known attribute {code}",
                 )
             if flags & FLAG_TRANSITIVE:

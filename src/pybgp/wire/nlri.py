@@ -132,11 +132,6 @@ def _canonical(key: bytes) -> bytes:
     return key[:-1] + bytes((key[-1] & _LAST_OCTET_MASK[bits],))
 
 
-def encode_prefixes(keys: list[bytes] | tuple[bytes, ...]) -> bytes:
-    """The NLRI field for these keys: they already are the wire form."""
-    return b"".join(keys)
-
-
 def prefix_key(text: str, path_id: int | None = None) -> bytes:
     """'10.244.1.0/26' -> its key.  Host bits must be zero (ValueError otherwise)."""
     net = ipaddress.ip_network(text, strict=True)
@@ -165,7 +160,3 @@ def address_str(packed: bytes) -> str:
     if len(packed) in (4, 16):
         return str(ipaddress.ip_address(packed))
     return packed.hex()
-
-
-def address_bytes(text: str) -> bytes:
-    return ipaddress.ip_address(text).packed
