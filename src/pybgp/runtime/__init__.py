@@ -1,0 +1,1 @@
+"""The asyncio side of pybgp: sockets, peers' tasks, the control socket."""
