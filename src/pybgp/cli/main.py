@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import decode
+from . import decode, speak, status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pybgp {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     decode.add_parser(commands)
+    speak.add_parser(commands)
+    status.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,80 @@
+"""`pybgp speak -c FILE`: the node daemon.
+
+Loads and checks the whole configuration before anything starts (a bad one exits 2
+with the key named), then runs the `Speaker` until SIGTERM or SIGINT, when every
+session is closed with an RFC 9003 shutdown message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from typing import Any
+
+from ..config import ConfigError, load_config
+from ..runtime.loop import loop_name, run
+from ..runtime.speaker import SHUTDOWN_MESSAGE, Speaker
+
+EXIT_CONFIG = 2
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "speak",
+        help="run the BGP speaker (node daemon)",
+        description="Run the BGP speaker described by a TOML configuration file.",
+    )
+    parser.add_argument("-c", "--config", required=True, metavar="FILE", help="TOML file")
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log verbosity (default: info)",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="only check the configuration, then exit"
+    )
+    parser.set_defaults(run=run_speak)
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+async def serve(speaker: Speaker) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await speaker.start()
+    await stop.wait()
+    logging.getLogger("pybgp").info("stopping: closing every session")
+    await speaker.close(SHUTDOWN_MESSAGE)
+
+
+def run_speak(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        # The key is the file name itself for unreadable files and TOML syntax errors.
+        where = "" if exc.key == str(args.config) else f"{args.config}: "
+        print(f"pybgp speak: {where}{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.check:
+        print(f"{args.config}: configuration OK")
+        return 0
+    setup_logging(args.log_level)
+    logging.getLogger("pybgp").info("event loop: %s", loop_name())
+    try:
+        run(serve(Speaker(config)))
+    except OSError as exc:
+        print(f"pybgp speak: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,70 @@
+"""Adj-RIB-In (RFC 4271 3.2): the routes one peer sent us, as received.
+
+Keyed by family and prefix key (wire bytes, with the ADD-PATH path identifier when
+negotiated), each holding the interned `PathAttributes` and the next hop as received.
+It keeps routes before any import policy, so a policy change can be applied again
+without asking the peer to re-send (RFC 4271 9.1, "soft reconfiguration").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..wire.attributes import PathAttributes
+from ..wire.constants import Family
+from ..wire.update import Update
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedRoute:
+    family: Family
+    key: bytes  # prefix key, path identifier first under ADD-PATH
+    next_hop: bytes | None  # NEXT_HOP octets (IPv4) or MP_REACH next hop (4, 16 or 32)
+    attributes: PathAttributes
+
+
+class AdjRibIn:
+    def __init__(self) -> None:
+        self._tables: dict[Family, dict[bytes, tuple[bytes | None, PathAttributes]]] = {}
+
+    def apply(self, update: Update) -> tuple[int, int]:
+        """Apply one UPDATE; returns (routes added or replaced, routes withdrawn)."""
+        removed = 0
+        for family, keys in update.withdrawals():
+            table = self._tables.get(family)
+            if table:
+                for key in keys:
+                    if table.pop(key, None) is not None:
+                        removed += 1
+        added = 0
+        attributes = update.attributes
+        if attributes is not None:
+            for family, next_hop, keys in update.announcements():
+                table = self._tables.setdefault(family, {})
+                entry = (next_hop, attributes)
+                for key in keys:
+                    table[key] = entry
+                added += len(keys)
+        return added, removed
+
+    def clear(self, family: Family | None = None) -> int:
+        """Forget every route (of one family); returns how many there were."""
+        if family is None:
+            count = len(self)
+            self._tables.clear()
+            return count
+        return len(self._tables.pop(family, {}))
+
+    def __len__(self) -> int:
+        return sum(len(table) for table in self._tables.values())
+
+    def count(self, family: Family) -> int:
+        return len(self._tables.get(family, {}))
+
+    def routes(self, family: Family | None = None) -> Iterator[ReceivedRoute]:
+        for fam, table in self._tables.items():
+            if family is not None and fam != family:
+                continue
+            for key, (next_hop, attributes) in table.items():
+                yield ReceivedRoute(fam, key, next_hop, attributes)

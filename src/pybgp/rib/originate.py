@@ -1,0 +1,72 @@
+"""Routes this speaker originates, and the attributes they carry to one peer.
+
+RFC 4271 5.1 says what a speaker puts on a route it advertises: ORIGIN as configured,
+its own AS prepended on the AS_PATH towards an external peer (5.1.2), a NEXT_HOP the
+peer can reach (5.1.3: its own address on the shared link), LOCAL_PREF only to
+internal peers (5.1.5), MED as configured (5.1.4).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from ..wire.attributes import PathAttributes
+from ..wire.constants import AS_SEQUENCE, IPV4_UNICAST, IPV6_UNICAST, Family
+
+DEFAULT_LOCAL_PREF = 100  # RFC 4271 does not set one; 100 is every daemon's default
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True, slots=True)
+class LocalRoute:
+    """A locally originated route with the attributes its owner asked for."""
+
+    family: Family
+    key: bytes
+    next_hop: Address | None = None  # None: our address on the session (next-hop self)
+    origin: int = 0
+    med: int | None = None
+    local_pref: int | None = None
+    communities: tuple[int, ...] = ()
+    large_communities: tuple[tuple[int, int, int], ...] = ()
+    as_path: tuple[int, ...] = ()
+
+
+def next_hop_for(family: Family, wanted: Address | None, local: Address) -> bytes | None:
+    """The next-hop octets for a route of `family` sent from our address `local`.
+
+    IPv4 routes need an IPv4 next hop.  IPv6 routes over an IPv4 session carry our
+    address as IPv4-mapped IPv6 (RFC 4291 2.5.5.2), as BIRD and GoBGP do.  None means
+    there is no usable next hop: the route cannot go to this peer.
+    """
+    if wanted is not None:
+        return wanted.packed
+    if family == IPV4_UNICAST:
+        return local.packed if local.version == 4 else None
+    if family == IPV6_UNICAST:
+        if local.version == 6:
+            return local.packed
+        return ipaddress.IPv6Address(b"\0" * 10 + b"\xff\xff" + local.packed).packed
+    return None
+
+
+def export_local(
+    route: LocalRoute, local_asn: int, external: bool, local: Address
+) -> tuple[PathAttributes, bytes] | None:
+    """(attributes, next hop octets) of `route` towards one peer, or None if unsendable."""
+    next_hop = next_hop_for(route.family, route.next_hop, local)
+    if next_hop is None:
+        return None
+    path = ((local_asn,) if external else ()) + route.as_path
+    attributes = PathAttributes(
+        origin=route.origin,
+        as_path=((AS_SEQUENCE, path),) if path else (),
+        next_hop=next_hop if route.family == IPV4_UNICAST else None,
+        med=route.med,
+        local_pref=None if external else (route.local_pref or DEFAULT_LOCAL_PREF),
+        communities=route.communities,
+        large_communities=route.large_communities,
+    )
+    return attributes, next_hop

@@ -1,0 +1,177 @@
+"""`Link`: one `Session` joined to one asyncio transport and one loop timer.
+
+The link is the whole of the asyncio driver of the sans-I/O session: bytes in
+go to `receive_data`, `data_to_send` goes out, the session's one deadline becomes
+one `call_at`, and the session's events go to the owner (the `PeerDriver`), which
+decides what they mean for the peer.
+
+Flow control keeps keepalives on time under load: the link writes UPDATE bytes only
+while the transport's buffer is under `WRITE_HIGH`, and asks for more when it drains.
+A KEEPALIVE therefore waits behind at most `WRITE_HIGH` octets, never behind a table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import cast
+
+from ..session import CloseConnection, Event, Session
+
+log = logging.getLogger("pybgp.link")
+
+WRITE_HIGH = 256 * 1024  # octets buffered in the transport before UPDATEs wait
+WRITE_LOW = 64 * 1024
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, link: Link, outgoing: bool) -> None:
+        self.link = link
+        self.outgoing = outgoing
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
+        tr = cast(asyncio.Transport, transport)
+        tr.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
+        # Attach here, not when the caller's await returns: the peer's first bytes may
+        # arrive before that, and must find the session connected.
+        self.link.attach(tr, self.outgoing)
+
+    def data_received(self, data: bytes) -> None:
+        self.link.data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.link.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.link.paused = True
+
+    def resume_writing(self) -> None:
+        self.link.paused = False
+        self.link.service()
+
+
+class Link:
+    """Drives `session` on `loop`; hands every event to `on_event(link, event)`."""
+
+    def __init__(
+        self,
+        session: Session,
+        loop: asyncio.AbstractEventLoop,
+        on_event: Callable[[Link, Event], None],
+    ) -> None:
+        self.session = session
+        self.loop = loop
+        self.on_event = on_event
+        self.transport: asyncio.Transport | None = None
+        self.paused = False
+        self.closed = False  # retired by its owner: no more servicing
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._servicing = False
+        self._again = False
+
+    @property
+    def now(self) -> float:
+        return self.loop.time()
+
+    def protocol(self, outgoing: bool) -> asyncio.Protocol:
+        return _Protocol(self, outgoing)
+
+    def attach(self, transport: asyncio.Transport, outgoing: bool) -> None:
+        """A connection is up for this link's session."""
+        if self.closed or self.session.connected:
+            transport.close()  # the session moved on while the connection was set up
+            return
+        self.transport = transport
+        self.paused = False
+        self.session.connection_made(self.now, outgoing)
+        self.service()
+
+    # --- from the transport ----------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        self.session.receive_data(data, self.now)
+        self.service()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is None:
+            return
+        self.transport = None
+        if self.closed:
+            return
+        reason = f"Socket: {exc}" if exc else "Socket: Connection closed"
+        if self.session.connected:
+            self.session.connection_failed(self.now, reason)
+        self.service()
+
+    # --- the driver loop ---------------------------------------------------------------
+    def service(self) -> None:
+        """Hand events to the owner, write what the session has, re-arm the timer."""
+        if self._servicing:  # re-entered from an event handler: loop once more
+            self._again = True
+            return
+        self._servicing = True
+        try:
+            self._again = True
+            while self._again and not self.closed:
+                self._again = False
+                while (event := self.session.next_event()) is not None:
+                    if isinstance(event, CloseConnection):
+                        self._close_transport()
+                    self.on_event(self, event)
+                self._write()
+            self._arm_timer()
+        finally:
+            self._servicing = False
+
+    def _write(self) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        room = 0 if self.paused else max(0, WRITE_HIGH - transport.get_write_buffer_size())
+        data = self.session.data_to_send(room)
+        if data:
+            transport.write(data)
+
+    def _close_transport(self) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        # The session's last words (a NOTIFICATION) go out before the close.
+        data = self.session.data_to_send(0)
+        if data and not transport.is_closing():
+            transport.write(data)
+        self.transport = None
+        transport.close()
+
+    def _arm_timer(self) -> None:
+        deadline = None if self.closed else self.session.get_timer()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None:
+            self._timer = self.loop.call_at(deadline, self._fire_timer)
+
+    def _fire_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        if self.closed:
+            return
+        self.session.handle_timer(self.now)
+        self.service()
+
+    def retire(self) -> None:
+        """Stop driving this link: cancel its timer and drop its connection, silently."""
+        self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.transport is not None:
+            transport, self.transport = self.transport, None
+            transport.close()

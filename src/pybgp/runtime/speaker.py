@@ -1,0 +1,284 @@
+"""`Speaker`: the BGP daemon on an asyncio loop, and pybgp's library entry point.
+
+    async with Speaker(config) as speaker:
+        speaker.announce("10.244.1.0/26")
+        ...
+
+It listens where the configuration says, accepts connections only from configured
+peers and peer ranges (anyone else is closed before an OPEN, with a log line),
+runs one `PeerDriver` per neighbour, originates the configured prefixes, and answers
+the control socket (`pybgp status`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from ..config import Announcement, Config, PeerConfig
+from ..rib import LocalRoute
+from ..wire.constants import IPV4_UNICAST, IPV6_UNICAST, Family
+from ..wire.nlri import address_str, prefix_key, prefix_str
+from ..wire.render import attributes_to_dict
+from . import transport
+from .control import ControlServer
+from .peer import FAMILY_NAMES, PeerDriver
+
+log = logging.getLogger("pybgp.speaker")
+
+SHUTDOWN_MESSAGE = "pybgp shutting down"
+
+
+def _family(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Family:
+    return IPV4_UNICAST if network.version == 4 else IPV6_UNICAST
+
+
+def local_route(announcement: Announcement) -> LocalRoute:
+    return LocalRoute(
+        family=_family(announcement.prefix),
+        key=prefix_key(str(announcement.prefix)),
+        next_hop=announcement.next_hop,
+        origin=announcement.origin,
+        med=announcement.med,
+        local_pref=announcement.local_pref,
+        communities=announcement.communities,
+        large_communities=announcement.large_communities,
+        as_path=announcement.as_path,
+    )
+
+
+class Speaker:
+    def __init__(self, config: Config, *, control: bool = True) -> None:
+        self.config = config
+        self.speaker = config.speaker
+        self.started_at = time.time()
+        self._control_enabled = control
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listeners: list[socket.socket] = []
+        self._accept_tasks: list[asyncio.Task[None]] = []
+        self._control: ControlServer | None = None
+        self.peers: dict[transport.IPAddress, PeerDriver] = {}
+        self._routes: dict[tuple[Family, bytes], LocalRoute] = {}
+        for announcement in self.speaker.announce:
+            route = local_route(announcement)
+            self._routes[(route.family, route.key)] = route
+        self._stopped = asyncio.Event()
+
+    # --- lifecycle -----------------------------------------------------------------------
+    async def __aenter__(self) -> Speaker:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._open_listeners()
+        if self._control_enabled:
+            self._control = ControlServer(self.speaker.control_socket, self._handlers())
+            await self._control.start()
+        for peer in self.config.peers:
+            self._add_peer(peer, dynamic=False).start()
+        log.info(
+            "pybgp AS %d, router id %s: %d peers, %d peer ranges, %d local routes",
+            self.speaker.asn,
+            self.speaker.router_id,
+            len(self.config.peers),
+            len(self.config.peer_ranges),
+            len(self._routes),
+        )
+
+    async def close(self, message: str = SHUTDOWN_MESSAGE) -> None:
+        """Cease every session with an RFC 9003 message, then stop listening."""
+        for task in self._accept_tasks:
+            task.cancel()
+        for sock in self._listeners:
+            sock.close()
+        self._listeners.clear()
+        for driver in list(self.peers.values()):
+            driver.stop(message)
+        await asyncio.sleep(0)  # let the transports flush their NOTIFICATIONs
+        await asyncio.sleep(0.05)
+        for driver in list(self.peers.values()):
+            driver.retire()
+        if self._control is not None:
+            await self._control.close()
+        self._stopped.set()
+
+    async def wait_closed(self) -> None:
+        await self._stopped.wait()
+
+    # --- listening ---------------------------------------------------------------------------
+    def _md5_keys(self, version: int) -> list[tuple[Any, str]]:
+        keys: list[tuple[Any, str]] = []
+        for peer in self.config.peers:
+            if peer.password and (version == 6 or peer.address.version == 4):
+                keys.append((peer.address, peer.password))
+        for peer_range in self.config.peer_ranges:
+            if peer_range.password and (version == 6 or peer_range.prefix.version == 4):
+                keys.append((peer_range.prefix, peer_range.password))
+        return keys
+
+    def _open_listeners(self) -> None:
+        assert self._loop is not None
+        for host, port in self.speaker.listen:
+            version = ipaddress.ip_address(host.split("%")[0]).version
+            try:
+                sock = transport.open_listener(host, port, self._md5_keys(version))
+            except transport.TransportError as exc:
+                if host in ("0.0.0.0", "::") and self.speaker.listen == (
+                    ("0.0.0.0", port),
+                    ("::", port),
+                ):
+                    log.warning("not listening on %s: %s", host, exc)
+                    continue
+                raise
+            self._listeners.append(sock)
+            self._accept_tasks.append(self._loop.create_task(self._accept_loop(sock)))
+            log.info("listening on %s", transport.local_of(sock))
+
+    async def _accept_loop(self, listener: socket.socket) -> None:
+        assert self._loop is not None
+        while True:
+            try:
+                sock, _ = await self._loop.sock_accept(listener)
+            except asyncio.CancelledError:
+                raise
+            except OSError as exc:
+                log.warning("accept failed: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            self._incoming(sock)
+
+    def _incoming(self, sock: socket.socket) -> None:
+        address, port = transport.peer_of(sock)
+        driver = self.peers.get(address)
+        if driver is None:
+            peer = self.config.match(address)
+            if peer is None:
+                # No OPEN for strangers: close at once, and say so.
+                log.warning(
+                    "refused connection from %s port %d: not a configured peer", address, port
+                )
+                sock.close()
+                return
+            driver = self._add_peer(peer, dynamic=True)
+            driver.start()
+        if not driver.accept(sock):
+            log.info("%s: refused connection in state %s", driver.name, driver.session.state)
+            sock.close()
+
+    def _add_peer(self, peer: PeerConfig, dynamic: bool) -> PeerDriver:
+        assert self._loop is not None
+        driver = PeerDriver(
+            peer,
+            asn=self.speaker.asn,
+            router_id=self.speaker.router_id,
+            damp=self.speaker.damp_peer_oscillations,
+            loop=self._loop,
+            local_routes=lambda: self._routes.values(),
+            dynamic=dynamic,
+            on_down=self._peer_down if dynamic else None,
+        )
+        self.peers[peer.address] = driver
+        return driver
+
+    def _peer_down(self, driver: PeerDriver) -> None:
+        """A dynamic neighbour that went down is forgotten, as BIRD and FRR do."""
+        if self.peers.get(driver.peer.address) is driver:
+            del self.peers[driver.peer.address]
+        assert self._loop is not None
+        self._loop.call_soon(driver.retire)
+
+    # --- routes ------------------------------------------------------------------------------
+    def announce(self, prefix: str, **attributes: Any) -> None:
+        """Originate `prefix` (attributes as in an [speaker] announce entry)."""
+        network = ipaddress.ip_network(prefix)
+        route = local_route(Announcement(prefix=network, **attributes))
+        self._routes[(route.family, route.key)] = route
+        for driver in self.peers.values():
+            driver.announce_local()
+
+    def withdraw(self, prefix: str) -> None:
+        network = ipaddress.ip_network(prefix)
+        family = _family(network)
+        key = prefix_key(str(network))
+        if self._routes.pop((family, key), None) is None:
+            return
+        for driver in self.peers.values():
+            driver.withdraw_local(family, [key])
+
+    def local_routes(self) -> Iterable[LocalRoute]:
+        return self._routes.values()
+
+    # --- control socket ------------------------------------------------------------------------
+    def _handlers(self) -> dict[str, Any]:
+        return {
+            "status": lambda args: self.status(),
+            "adj-rib-in": self._adj_rib_in,
+            "peer-disable": self._peer_disable,
+            "peer-enable": self._peer_enable,
+            "peer-reset": self._peer_reset,
+        }
+
+    def status(self) -> dict[str, Any]:
+        peers = sorted(self.peers.values(), key=lambda d: (d.peer.address.version, d.peer.address))
+        return {
+            "router_id": self.speaker.router_id,
+            "asn": self.speaker.asn,
+            "uptime": round(time.time() - self.started_at, 3),
+            "peers": [driver.status() for driver in peers],
+        }
+
+    def _driver(self, args: dict[str, Any]) -> PeerDriver:
+        try:
+            address = ipaddress.ip_address(str(args.get("peer")))
+        except ValueError:
+            raise ValueError(f"not a peer address: {args.get('peer')!r}") from None
+        driver = self.peers.get(address)
+        if driver is None:
+            raise ValueError(f"no peer {address}")
+        return driver
+
+    def _adj_rib_in(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        driver = self._driver(args)
+        out = []
+        for route in driver.adj_in.routes():
+            entry: dict[str, Any] = {
+                "family": FAMILY_NAMES.get(route.family, str(route.family)),
+                "prefix": prefix_str(route.key, route.family[0]),
+                "next_hop": _next_hop_str(route.next_hop),
+            }
+            entry.update(attributes_to_dict(route.attributes))
+            entry["next_hop"] = _next_hop_str(route.next_hop)
+            out.append(entry)
+        return out
+
+    def _peer_disable(self, args: dict[str, Any]) -> str:
+        driver = self._driver(args)
+        driver.stop(str(args.get("message", "")))
+        return f"{driver.name} disabled"
+
+    def _peer_enable(self, args: dict[str, Any]) -> str:
+        driver = self._driver(args)
+        driver.start()
+        return f"{driver.name} enabled"
+
+    def _peer_reset(self, args: dict[str, Any]) -> str:
+        driver = self._driver(args)
+        driver.stop(str(args.get("message", "")), restart=True)
+        return f"{driver.name} reset"
+
+
+def _next_hop_str(next_hop: bytes | None) -> str | None:
+    if next_hop is None:
+        return None
+    if len(next_hop) == 32:  # RFC 2545 3: global, then link-local
+        return address_str(next_hop[:16])
+    return address_str(next_hop)
