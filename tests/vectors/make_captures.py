@@ -14,22 +14,24 @@ Run as root from the repository root::
     python3 tests/vectors/make_captures.py bird frr   # only some of them
     python3 tests/vectors/make_captures.py --list     # list the scenarios
 
-Network hygiene: all traffic stays inside namespaces named ``pybgpcap-*`` that the
-script creates and always deletes again (``try``/``finally``); the only addresses
-used are from 198.18.0.0/15 and 2001:db8::/32.  Processes are started with their
-own process group and stopped by that id, never by name.
+The namespaces, links and daemons come from :mod:`pybgp.lab` (imported from ``src/``,
+so any Python 3.11 runs this script; it needs only the standard library).  Each daemon
+runs from the configuration written here verbatim, since the captures use features
+(ADD-PATH, roles, LLGR, extended messages) that the lab's generated configurations
+leave out.
 
-Only the Python 3.11 standard library is used.  Needed on the host: ``ip``
-(iproute2), ``tcpdump``, ``editcap``, ``bird``/``birdc``, ``gobgpd``/``gobgp``,
-``/usr/lib/frr/bgpd`` with ``vtysh``, and ExaBGP 5.0.15 (the repository venv's
-``.venv/bin/exabgp`` is preferred, else ``exabgp`` on ``PATH``).
+Network hygiene: all traffic stays inside namespaces named ``pybgpcap-<scenario>-<role>-<pid>``
+that the script creates and always deletes again; the only addresses used are from
+198.18.0.0/15 and 2001:db8::/32.  Processes are stopped by their PID, never by name.
+
+Needed on the host: ``ip`` (iproute2), ``tcpdump``, ``editcap``, ``bird``/``birdc``,
+``gobgpd``/``gobgp``, ``/usr/lib/frr/bgpd`` with ``vtysh``, and ExaBGP 5.0.15 (the
+repository venv's ``.venv/bin/exabgp`` is preferred, else ``exabgp`` on ``PATH``).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
 import shutil
 import signal
@@ -37,18 +39,33 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO / "src"))  # pybgp.lab uses the standard library only
+
+from pybgp.lab import (  # noqa: E402
+    Bird,
+    ExaBGP,
+    Frr,
+    GoBGP,
+    Lab,
+    Namespace,
+    PeerDaemon,
+    Process,
+    cleanup_stale,
+    wait_until,
+)
+
 CAPTURES = HERE / "captures"
 NS_PREFIX = "pybgpcap-"
 PCAPNG_FROM = "bird"  # the one scenario that is also stored as pcapng
-FRR_BGPD = "/usr/lib/frr/bgpd"
-CMD_TIMEOUT = 20.0
 ESTABLISH_TIMEOUT = 40.0
+D = TypeVar("D", bound=PeerDaemon)
 
 
 def exabgp_binary() -> str:
@@ -67,378 +84,105 @@ def log(message: str) -> None:
     print(f"[make_captures] {message}", file=sys.stderr, flush=True)
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``predicate`` every 0.2 s until it is true; raise after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-@dataclass
-class Daemon:
-    """A process started inside a namespace; stopped through its own process group."""
-
-    name: str
-    proc: subprocess.Popen[bytes]
-    logfile: Path
-
-    def stop(self, sig: int = signal.SIGTERM, grace: float = 5.0) -> None:
-        """Send ``sig`` to the process group, escalate to SIGKILL after ``grace`` s.
-
-        The group is signalled even when the leader has already exited, so that
-        helpers it started (ExaBGP's API process) cannot outlive it.
-        """
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, sig)
-        try:
-            self.proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=grace)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # stragglers of the group
-
-    def log_text(self) -> str:
-        """Return what the process has written to its log so far."""
-        try:
-            return self.logfile.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-
-@dataclass
-class Lab:
-    """Namespaces, links and processes of one scenario; ``close`` removes them all."""
-
-    tag: str
-    workdir: Path
-    namespaces: list[str] = field(default_factory=list)
-    daemons: list[Daemon] = field(default_factory=list)
-
-    # -- namespaces and links -------------------------------------------------
-    def netns(self, role: str) -> str:
-        """Create namespace ``pybgpcap-<tag>-<role>`` with ``lo`` up; return its name."""
-        name = f"{NS_PREFIX}{self.tag}-{role}"
-        subprocess.run(["ip", "netns", "add", name], check=True)
-        self.namespaces.append(name)
-        self.run(name, ["ip", "link", "set", "lo", "up"])
-        # No router solicitations; no duplicate address detection, so that the
-        # link-local address (used as second IPv6 next hop) is valid at once.
-        for scope in ("all", "default"):
-            for knob, value in (("router_solicitations", 0), ("accept_dad", 0)):
-                self.run(name, ["sysctl", "-q", "-w", f"net.ipv6.conf.{scope}.{knob}={value}"])
-        return name
-
-    def pair(self, role_a: str, role_b: str, subnet: int) -> tuple[str, str]:
-        """Two namespaces joined by ``eth0``: side a is 198.18.<subnet>.1/24 and
-        2001:db8:<subnet>::1/64, side b the same with .2 / ::2."""
-        ns_a, ns_b = self.netns(role_a), self.netns(role_b)
-        self.link(ns_a, ns_b, subnet)
-        return ns_a, ns_b
-
-    def link(self, ns_a: str, ns_b: str, subnet: int) -> None:
-        """Join ``ns_a`` and ``ns_b`` by a veth pair named ``eth0`` on both ends.
-
-        The pair is created inside ``ns_a`` and its peer moved straight into
-        ``ns_b``, so it never appears in the host's namespace.  The MAC addresses
-        are fixed (``02:00:00:00:<subnet>:01`` and ``...:02``) so that the IPv6
-        link-local addresses, which some daemons put into MP_REACH_NLRI next
-        hops, are the same on every run.  IPv6 addresses are added ``nodad``.
-        """
-        mac_a, mac_b = (f"02:00:00:00:{subnet:02x}:{end:02x}" for end in (1, 2))
-        veth = f"eth0 address {mac_a} type veth peer name eth0 address {mac_b} netns {ns_b}"
-        self.run(ns_a, ["ip", "link", "add", *veth.split()])
-        for end, ns in ((1, ns_a), (2, ns_b)):
-            for addr in (f"198.18.{subnet}.{end}/24", f"2001:db8:{subnet}::{end}/64"):
-                extra = ["nodad"] if ":" in addr else []
-                self.run(ns, ["ip", "addr", "add", addr, "dev", "eth0", *extra])
-            self.run(ns, ["ip", "link", "set", "eth0", "up"])
-
-    # -- processes ------------------------------------------------------------
-    def run(
-        self, ns: str, argv: Sequence[str], check: bool = True, env: dict[str, str] | None = None
-    ) -> str:
-        """Run ``argv`` inside ``ns`` and return its stdout (stderr folded in)."""
-        done = subprocess.run(
-            ["ip", "netns", "exec", ns, *argv],
-            capture_output=True,
-            text=True,
-            timeout=CMD_TIMEOUT,
-            env=env,
-        )
-        output = done.stdout + done.stderr
-        if check and done.returncode != 0:
-            raise RuntimeError(f"{' '.join(argv)} in {ns} failed ({done.returncode}): {output}")
-        return output
-
-    def spawn(
-        self, ns: str, name: str, argv: Sequence[str], env: dict[str, str] | None = None
-    ) -> Daemon:
-        """Start ``argv`` inside ``ns`` in its own session; output goes to ``<name>.log``."""
-        logfile = self.workdir / f"{name}.log"
-        with logfile.open("wb") as out:
-            proc = subprocess.Popen(
-                ["ip", "netns", "exec", ns, *argv],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env=env,
-                cwd=self.workdir,
-            )
-        daemon = Daemon(name, proc, logfile)
-        self.daemons.append(daemon)
-        return daemon
-
-    def wait_listening(self, ns: str, port: int = 179) -> None:
-        """Block until something listens on TCP ``port`` inside ``ns``."""
-        wait_until(
-            lambda: f":{port} " in self.run(ns, ["ss", "-Hltn"], check=False),
-            15,
-            f"a listener on port {port} in {ns}",
-        )
-
-    def capture(self, ns: str, pcap: Path, iface: str = "eth0") -> Daemon:
-        """Start ``tcpdump`` on ``iface`` in ``ns`` and wait until it is listening."""
-        # -U: write each packet at once; -Z root: keep the right to write the file.
-        argv = ["tcpdump", "-i", iface, "-w", str(pcap), "-s", "0", "-U", "-Z", "root"]
-        argv += ["tcp", "port", "179"]
-        dump = self.spawn(ns, "tcpdump", argv)
-        wait_until(lambda: "listening on" in dump.log_text(), 10, "tcpdump to listen")
-        return dump
-
-    def finish_capture(self, dump: Daemon) -> None:
-        """Stop ``tcpdump`` with SIGINT so it flushes and closes the file."""
-        dump.stop(signal.SIGINT)
-        log(dump.log_text().strip().replace("\n", "; "))
-
-    def write(self, name: str, text: str) -> Path:
-        """Write a configuration file into the work directory and return its path."""
-        path = self.workdir / name
-        path.write_text(text)
-        return path
-
-    def close(self) -> None:
-        """Stop every process (newest first) and delete every namespace."""
-        for daemon in reversed(self.daemons):
-            try:
-                daemon.stop()
-            except Exception as exc:  # keep cleaning up whatever happens
-                log(f"could not stop {daemon.name}: {exc}")
-        self.daemons.clear()
-        for ns in reversed(self.namespaces):
-            subprocess.run(["ip", "netns", "del", ns], check=False)
-        self.namespaces.clear()
-
-
-@contextlib.contextmanager
-def lab(tag: str, workdir: Path) -> Iterator[Lab]:
-    """Yield a fresh :class:`Lab` whose namespaces and processes vanish on exit."""
-    scratch = workdir / tag
-    scratch.mkdir(parents=True, exist_ok=True)
-    os.chmod(scratch, 0o777)  # FRR drops privileges to user frr and writes here
-    the_lab = Lab(tag, scratch)
-    try:
-        yield the_lab
-    except Exception:
-        for daemon in the_lab.daemons:
-            log(f"--- log of {daemon.name} ---\n{daemon.log_text()[-3000:]}")
-        raise
-    finally:
-        the_lab.close()
-
-
 # ---------------------------------------------------------------------------
-# Daemon helpers
+# Namespaces, capture, daemons (thin wrappers around pybgp.lab)
 # ---------------------------------------------------------------------------
-class Speaker:
-    """What the BIRD, GoBGP and FRR wrappers share: waiting for a session."""
+def pair(the_lab: Lab, role_a: str, role_b: str, subnet: int) -> tuple[Namespace, Namespace]:
+    """Two namespaces joined by ``eth0``: side a is 198.18.<subnet>.1/24 and
+    2001:db8:<subnet>::1/64, side b the same with .2 / ::2.
 
-    name: str
-
-    def established(self, peer: str) -> bool:
-        raise NotImplementedError
-
-    def wait_established(self, peer: str) -> None:
-        """Block until the session named ``peer`` (a protocol or an address) is up."""
-        wait_until(
-            lambda: self.established(peer),
-            ESTABLISH_TIMEOUT,
-            f"{self.name} session {peer} Established",
-        )
-
-
-class Bird(Speaker):
-    """A BIRD 2 instance in a namespace, controlled through its own socket."""
-
-    def __init__(self, the_lab: Lab, ns: str, name: str, config: str) -> None:
-        self.lab, self.ns, self.name = the_lab, ns, name
-        conf = the_lab.write(f"{name}.conf", config)
-        self.sock = the_lab.workdir / f"{name}.ctl"
-        pidfile = the_lab.workdir / f"{name}.pid"
-        argv = ["bird", "-f", "-c", str(conf), "-s", str(self.sock), "-P", str(pidfile)]
-        the_lab.spawn(ns, name, argv)
-        wait_until(self.sock.exists, 10, f"{name} control socket")
-
-    def cli(self, *words: str) -> str:
-        """Run one ``birdc`` command and return its output."""
-        out = self.lab.run(self.ns, ["birdc", "-s", str(self.sock), *words])
-        last = out.strip().splitlines()[-1] if out.strip() else ""
-        log(f"{self.name}> {' '.join(words)}: {last}")
-        return out
-
-    def established(self, proto: str) -> bool:
-        """True once BGP protocol ``proto`` is in state Established."""
-        out = self.lab.run(
-            self.ns, ["birdc", "-s", str(self.sock), "show", "protocols", proto], check=False
-        )
-        return "Established" in out
-
-
-class GoBGP(Speaker):
-    """A ``gobgpd`` instance in a namespace; the CLI talks to its gRPC port on ``lo``."""
-
-    def __init__(
-        self, the_lab: Lab, ns: str, name: str, config: str, hostname: str = "gobgp"
-    ) -> None:
-        self.lab, self.ns, self.name = the_lab, ns, name
-        conf = the_lab.write(f"{name}.toml", config)
-        # GoBGP always sends the FQDN capability with the system host name; a
-        # private UTS namespace makes that name fixed instead of the host's.
-        uts = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', hostname]
-        gobgpd = ["gobgpd", "-f", str(conf), "-l", "info", "--log-plain"]
-        gobgpd += ["--api-hosts=127.0.0.1:50051", "--pprof-disable"]
-        the_lab.spawn(ns, name, [*uts, *gobgpd])
-        wait_until(lambda: self._ok("global"), 15, f"{name} gRPC API")
-
-    def _ok(self, *words: str) -> bool:
-        """True if ``gobgp WORDS`` exits with status 0."""
-        out = subprocess.run(
-            ["ip", "netns", "exec", self.ns, "gobgp", *words],
-            capture_output=True,
-            text=True,
-            timeout=CMD_TIMEOUT,
-            check=False,
-        )
-        return out.returncode == 0
-
-    def cli(self, *words: str) -> str:
-        """Run one ``gobgp`` command and return its output."""
-        out = self.lab.run(self.ns, ["gobgp", *words])
-        log(f"{self.name}> {' '.join(words)} {out.strip()}")
-        return out
-
-    def established(self, peer: str) -> bool:
-        """True once the session to ``peer`` is established."""
-        out = self.lab.run(self.ns, ["gobgp", "neighbor", peer, "-j"], check=False)
-        try:
-            state = json.loads(out)["state"]["session_state"]
-        except (ValueError, KeyError, TypeError):
-            return False
-        return state in (6, "established", "ESTABLISHED")
-
-
-class Frr(Speaker):
-    """FRR ``bgpd`` without zebra (``-Z``) in a namespace, driven through ``vtysh``."""
-
-    def __init__(self, the_lab: Lab, ns: str, name: str, config: str, listen: str) -> None:
-        self.lab, self.ns, self.name = the_lab, ns, name
-        conf = the_lab.write(f"{name}.conf", config)
-        self.vty_dir = the_lab.workdir / f"{name}-vty"
-        self.vty_dir.mkdir()
-        shutil.chown(self.vty_dir, "frr", "frr")
-        pidfile = the_lab.workdir / f"{name}.pid"
-        argv = [FRR_BGPD, "-Z", "-f", str(conf), "-i", str(pidfile), "-l", listen]
-        argv += ["--vty_socket", str(self.vty_dir), "-u", "frr", "-g", "frr"]
-        the_lab.spawn(ns, name, argv)
-        wait_until((self.vty_dir / "bgpd.vty").exists, 15, f"{name} vty socket")
-
-    def vtysh(self, *commands: str) -> str:
-        """Run ``vtysh`` with one ``-c`` per command (in order) and return its output."""
-        argv = ["vtysh", "--vty_socket", str(self.vty_dir), "-d", "bgpd"]
-        for command in commands:
-            argv += ["-c", command]
-        out = self.lab.run(self.ns, argv)
-        log(f"{self.name}> {' | '.join(commands)} {out.strip()}")
-        return out
-
-    def established(self, peer: str) -> bool:
-        """True once the session to ``peer`` is Established."""
-        vtysh = ["vtysh", "--vty_socket", str(self.vty_dir), "-d", "bgpd"]
-        out = self.lab.run(self.ns, [*vtysh, "-c", f"show bgp neighbors {peer} json"], check=False)
-        try:
-            return json.loads(out)[peer]["bgpState"] == "Established"
-        except (ValueError, KeyError, TypeError):
-            return False
-
-
-# The ExaBGP API process: copy lines from a FIFO (written by this script) to
-# ExaBGP.  Opening the FIFO read-write means it never sees end-of-file.
-EXABGP_API_FORWARDER = """\
-import os
-import sys
-
-with os.fdopen(os.open(sys.argv[1], os.O_RDWR), "r") as fifo:
-    for line in fifo:
-        sys.stdout.write(line)
-        sys.stdout.flush()
-"""
-
-
-class ExaBGP:
-    """An ExaBGP 5 instance in a namespace, driven through an API process and a FIFO.
-
-    ``config`` holds the ``neighbor`` blocks; each should contain
-    ``api { processes [ ctl ]; }`` to accept commands sent with :meth:`command`.
-    ExaBGP never listens here (``exabgp.tcp.bind`` stays empty): it always
-    connects out, so its peer is configured passive and must already listen.
-    ``exabgp.tcp.attempts=1`` stops ExaBGP from reconnecting right after the
-    closing NOTIFICATION, which would add a stray OPEN to the capture.
+    The MAC addresses are fixed (``02:00:00:00:<subnet>:01`` and ``...:02``) so that the
+    IPv6 link-local addresses, which some daemons put into MP_REACH_NLRI next hops, are
+    the same on every run.  The lab turns duplicate address detection off, so they are
+    valid at once.
     """
+    ns_a, ns_b = the_lab.namespace(role_a), the_lab.namespace(role_b)
+    mac_a, mac_b = (f"02:00:00:00:{subnet:02x}:{end:02x}" for end in (1, 2))
+    the_lab.link(
+        ns_a,
+        ns_b,
+        [f"198.18.{subnet}.1/24", f"2001:db8:{subnet}::1/64"],
+        [f"198.18.{subnet}.2/24", f"2001:db8:{subnet}::2/64"],
+        macs=(mac_a, mac_b),
+    )
+    return ns_a, ns_b
 
-    def __init__(self, the_lab: Lab, ns: str, name: str, config: str) -> None:
-        self.lab, self.name = the_lab, name
-        self.fifo = the_lab.workdir / f"{name}.fifo"
-        os.mkfifo(self.fifo)
-        forwarder = the_lab.write(f"{name}-api.py", EXABGP_API_FORWARDER)
-        conf = the_lab.write(
-            f"{name}.conf",
-            (
-                f"process ctl {{\n  run {sys.executable} -u {forwarder} {self.fifo};\n"
-                "  encoder text;\n}\n" + config
-            ),
-        )
-        env = dict(
-            os.environ,
-            exabgp_daemon_user="root",
-            exabgp_api_cli="false",
-            exabgp_daemon_daemonize="false",
-            exabgp_log_destination="stdout",
-            exabgp_tcp_bind="",
-            exabgp_tcp_attempts="1",
-        )
-        the_lab.spawn(ns, name, [exabgp_binary(), str(conf)], env=env)
 
-    def command(self, line: str) -> None:
-        """Send one API command line (e.g. ``announce route ...``) to ExaBGP."""
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
-                break
-            except OSError:  # ENXIO: the API process has not opened the FIFO yet
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        try:
-            os.write(fd, (line + "\n").encode())
-        finally:
-            os.close(fd)
-        log(f"{self.name}< {line}")
+def capture(the_lab: Lab, ns: Namespace, pcap: Path, iface: str = "eth0") -> Process:
+    """Start ``tcpdump`` on ``iface`` in ``ns`` and wait until it is listening."""
+    # -U: write each packet at once; -Z root: keep the right to write the file.
+    argv = ["tcpdump", "-i", iface, "-w", str(pcap), "-s", "0", "-U", "-Z", "root"]
+    argv += ["tcp", "port", "179"]
+    dump = the_lab.spawn(ns, argv, "tcpdump")
+    wait_until(lambda: "listening on" in dump.log_text(), 10, "tcpdump to listen")
+    return dump
+
+
+def finish_capture(dump: Process) -> None:
+    """Stop ``tcpdump`` with SIGINT so it flushes and closes the file."""
+    dump.stop(sig=signal.SIGINT)
+    log(dump.log_text().strip().replace("\n", "; "))
+
+
+def start(daemon: D) -> D:
+    """Start ``daemon`` (from its verbatim configuration) and return it."""
+    daemon.start()
+    return daemon
+
+
+def established(daemon: PeerDaemon, peer: str) -> None:
+    """Block until ``daemon``'s session ``peer`` (an address, or a BIRD protocol) is up."""
+    daemon.wait_established(peer, timeout=ESTABLISH_TIMEOUT)
+
+
+def birdc(bird: Bird, *words: str) -> str:
+    """Run one ``birdc`` command and return its output."""
+    out = bird.birdc(*words)
+    last = out.strip().splitlines()[-1] if out.strip() else ""
+    log(f"{bird.label}> {' '.join(words)}: {last}")
+    return out
+
+
+def gobgp_cli(daemon: GoBGP, *words: str) -> str:
+    """Run one ``gobgp`` command and return its output."""
+    out = daemon.gobgp(*words)
+    log(f"{daemon.label}> {' '.join(words)} {out.strip()}")
+    return out
+
+
+def vtysh(frr: Frr, *commands: str) -> str:
+    """Run ``vtysh`` with one ``-c`` per command (in order) and return its output."""
+    out = frr.vtysh(*commands)
+    log(f"{frr.label}> {' | '.join(commands)} {out.strip()}")
+    return out
+
+
+def start_exabgp(the_lab: Lab, ns: Namespace, asn: int, router_id: str, config: str) -> ExaBGP:
+    """Start ExaBGP with the ``neighbor`` blocks of ``config``.
+
+    Each block should contain ``api { processes [ api ]; }`` to accept commands sent with
+    :func:`exacmd`.  ExaBGP never listens here (no passive neighbours): it always
+    connects out, so its peer is configured passive and must already listen.
+    ``tcp_attempts=1`` stops ExaBGP from reconnecting right after the closing
+    NOTIFICATION, which would add a stray OPEN to the capture.
+    """
+    daemon = ExaBGP(
+        the_lab,
+        ns,
+        asn=asn,
+        router_id=router_id,
+        neighbors=(),
+        config_text=config,
+        tcp_attempts=1,
+        binary=exabgp_binary(),
+    )
+    return start(daemon)
+
+
+def exacmd(daemon: ExaBGP, line: str) -> None:
+    """Send one API command line (e.g. ``announce route ...``) to ExaBGP."""
+    daemon.command(line)
+    log(f"{daemon.label}< {line}")
 
 
 def gobgp_passive_config(
@@ -478,19 +222,26 @@ def gobgp_passive_config(
 # ---------------------------------------------------------------------------
 def scenario_bird(the_lab: Lab, pcap: Path) -> None:
     """BIRD 2 (AS 4200000001) <-> GoBGP (AS 64512), eBGP, IPv4 + IPv6 unicast."""
-    ns_a, ns_b = the_lab.pair("bird", "gobgp", subnet=1)
-    dump = the_lab.capture(ns_a, pcap)
-    gobgp = GoBGP(
-        the_lab,
-        ns_b,
-        "gobgpd",
-        gobgp_passive_config(64512, "198.18.1.2", "198.18.1.1", 4200000001, 120),
+    ns_a, ns_b = pair(the_lab, "bird", "gobgp", subnet=1)
+    dump = capture(the_lab, ns_a, pcap)
+    gobgp = start(
+        GoBGP(
+            the_lab,
+            ns_b,
+            asn=64512,
+            router_id="198.18.1.2",
+            neighbors=(),
+            config_text=gobgp_passive_config(64512, "198.18.1.2", "198.18.1.1", 4200000001, 120),
+        )
     )
-    bird = Bird(
-        the_lab,
-        ns_a,
-        "bird",
-        """
+    bird = start(
+        Bird(
+            the_lab,
+            ns_a,
+            asn=4200000001,
+            router_id="198.18.1.1",
+            neighbors=(),
+            config_text="""
 router id 198.18.1.1;
 log stderr all;
 protocol device {}
@@ -536,31 +287,42 @@ protocol bgp gobgp {
   ipv6 { import all; export filter to_peer; next hop address 2001:db8:1::1; };
 }
 """,
+        )
     )
-    bird.wait_established("gobgp")
+    established(bird, "gobgp")
     time.sleep(1.5)
-    gobgp.cli(
-        "global", "rib", "add", "10.244.128.0/24", "community", "64512:7", "med", "5", "-a", "ipv4"
+    gobgp_cli(
+        gobgp,
+        "global",
+        "rib",
+        "add",
+        "10.244.128.0/24",
+        "community",
+        "64512:7",
+        "med",
+        "5",
+        "-a",
+        "ipv4",
     )
-    gobgp.cli("global", "rib", "add", "2001:db8:180::/48", "-a", "ipv6")
+    gobgp_cli(gobgp, "global", "rib", "add", "2001:db8:180::/48", "-a", "ipv6")
     time.sleep(1)
-    bird.cli("disable", "s4w")  # IPv4 withdrawal (WITHDRAWN ROUTES field)
-    bird.cli("disable", "s6w")  # IPv6 withdrawal (MP_UNREACH_NLRI)
+    birdc(bird, "disable", "s4w")  # IPv4 withdrawal (WITHDRAWN ROUTES field)
+    birdc(bird, "disable", "s6w")  # IPv6 withdrawal (MP_UNREACH_NLRI)
     time.sleep(1)
     # BIRD sends ROUTE-REFRESH for IPv4 and IPv6; GoBGP re-sends its routes.
     # (``gobgp neighbor X softresetin`` would not help: GoBGP 3.10 replays its
     # Adj-RIB-In locally and sends nothing on the wire.)
-    bird.cli("reload", "in", "gobgp")
+    birdc(bird, "reload", "in", "gobgp")
     time.sleep(1.5)
-    bird.cli("disable", "gobgp", '"pybgp golden capture: maintenance"')
+    birdc(bird, "disable", "gobgp", '"pybgp golden capture: maintenance"')
     time.sleep(1)
-    the_lab.finish_capture(dump)
+    finish_capture(dump)
 
 
 def scenario_bird_addpath(the_lab: Lab, pcap: Path) -> None:
     """BIRD 2 (AS 4200000002) <-> BIRD 2 (AS 4200000020): ADD-PATH both ways, LLGR."""
-    ns_a, ns_b = the_lab.pair("birda", "birdb", subnet=2)
-    dump = the_lab.capture(ns_a, pcap)
+    ns_a, ns_b = pair(the_lab, "birda", "birdb", subnet=2)
+    dump = capture(the_lab, ns_a, pcap)
     session = """
   connect delay time 1;
   error wait time 1, 2;
@@ -573,11 +335,14 @@ def scenario_bird_addpath(the_lab: Lab, pcap: Path) -> None:
 """
     # Three static protocols originate the same prefixes; with ``add paths`` BIRD
     # exports every one of them, each under its own path identifier.
-    bird_b = Bird(
-        the_lab,
-        ns_b,
-        "bird-b",
-        """
+    bird_b = start(
+        Bird(
+            the_lab,
+            ns_b,
+            asn=4200000020,
+            router_id="198.18.2.2",
+            neighbors=(),
+            config_text="""
 router id 198.18.2.2;
 log stderr all;
 protocol device {}
@@ -594,14 +359,18 @@ protocol bgp peer_a {
   neighbor 198.18.2.1 as 4200000002;
   passive on;
 """
-        + session % "2001:db8:2::2"
-        + "}\n",
+            + session % "2001:db8:2::2"
+            + "}\n",
+        )
     )
-    bird_a = Bird(
-        the_lab,
-        ns_a,
-        "bird-a",
-        """
+    bird_a = start(
+        Bird(
+            the_lab,
+            ns_a,
+            asn=4200000002,
+            router_id="198.18.2.1",
+            neighbors=(),
+            config_text="""
 router id 198.18.2.1;
 log stderr all;
 protocol device {}
@@ -624,37 +393,43 @@ protocol bgp peer_b {
   local 198.18.2.1 as 4200000002;
   neighbor 198.18.2.2 as 4200000020;
 """
-        + session % "2001:db8:2::1"
-        + "}\n",
+            + session % "2001:db8:2::1"
+            + "}\n",
+        )
     )
-    bird_a.wait_established("peer_b")
-    bird_b.wait_established("peer_a")
+    established(bird_a, "peer_b")
+    established(bird_b, "peer_a")
     time.sleep(2)
-    bird_a.cli("disable", "sb")  # withdraws one path of 10.244.20/24 and 10.244.21/24
-    bird_a.cli("disable", "s6b")  # withdraws one IPv6 path (MP_UNREACH with path id)
+    birdc(bird_a, "disable", "sb")  # withdraws one path of 10.244.20/24 and 10.244.21/24
+    birdc(bird_a, "disable", "s6b")  # withdraws one IPv6 path (MP_UNREACH with path id)
     time.sleep(1)
-    bird_a.cli("reload", "in", "peer_b")  # ROUTE-REFRESH; B answers with BoRR ... EoRR
+    birdc(bird_a, "reload", "in", "peer_b")  # ROUTE-REFRESH; B answers with BoRR ... EoRR
     time.sleep(2)
-    bird_b.cli("disable", "peer_a", '"pybgp golden capture: add-path session closing"')
+    birdc(bird_b, "disable", "peer_a", '"pybgp golden capture: add-path session closing"')
     time.sleep(1)
-    the_lab.finish_capture(dump)
+    finish_capture(dump)
 
 
 def scenario_gobgp(the_lab: Lab, pcap: Path) -> None:
     """GoBGP (AS 4200000003) <-> ExaBGP (AS 64503), eBGP, IPv4 + IPv6, graceful restart."""
-    ns_g, ns_x = the_lab.pair("gobgp", "exabgp", subnet=3)
-    dump = the_lab.capture(ns_g, pcap)
-    gobgp = GoBGP(
-        the_lab,
-        ns_g,
-        "gobgpd",
-        gobgp_passive_config(4200000003, "198.18.3.1", "198.18.3.2", 64503, 90),
+    ns_g, ns_x = pair(the_lab, "gobgp", "exabgp", subnet=3)
+    dump = capture(the_lab, ns_g, pcap)
+    gobgp = start(
+        GoBGP(
+            the_lab,
+            ns_g,
+            asn=4200000003,
+            router_id="198.18.3.1",
+            neighbors=(),
+            config_text=gobgp_passive_config(4200000003, "198.18.3.1", "198.18.3.2", 64503, 90),
+        )
     )
-    the_lab.wait_listening(ns_g)
-    exabgp = ExaBGP(
+    ns_g.wait_listening(timeout=15)
+    exabgp = start_exabgp(
         the_lab,
         ns_x,
-        "exabgp",
+        64503,
+        "198.18.3.2",
         """
 neighbor 198.18.3.1 {
   router-id 198.18.3.2;
@@ -664,17 +439,18 @@ neighbor 198.18.3.1 {
   hold-time 30;
   family { ipv4 unicast; ipv6 unicast; }
   capability { route-refresh; graceful-restart 60; }
-  api { processes [ ctl ]; }
+  api { processes [ api ]; }
   static {
     route 10.244.35.0/24 next-hop 198.18.3.2 community [ 64503:35 ];
   }
 }
 """,
     )
-    gobgp.wait_established("198.18.3.2")
+    established(gobgp, "198.18.3.2")
     time.sleep(1.5)
     rib_add = ("global", "rib", "add")
-    gobgp.cli(
+    gobgp_cli(
+        gobgp,
         *rib_add,
         "10.244.30.0/24",
         "nexthop",
@@ -686,7 +462,8 @@ neighbor 198.18.3.1 {
         "-a",
         "ipv4",
     )
-    gobgp.cli(
+    gobgp_cli(
+        gobgp,
         *rib_add,
         "10.244.31.0/24",
         "nexthop",
@@ -698,8 +475,9 @@ neighbor 198.18.3.1 {
         "-a",
         "ipv4",
     )
-    gobgp.cli(*rib_add, "198.19.3.0/24", "nexthop", "198.18.3.1", "med", "7", "-a", "ipv4")
-    gobgp.cli(
+    gobgp_cli(gobgp, *rib_add, "198.19.3.0/24", "nexthop", "198.18.3.1", "med", "7", "-a", "ipv4")
+    gobgp_cli(
+        gobgp,
         *rib_add,
         "2001:db8:300::/48",
         "nexthop",
@@ -711,23 +489,23 @@ neighbor 198.18.3.1 {
         "-a",
         "ipv6",
     )
-    gobgp.cli(*rib_add, "2001:db8:301::/48", "nexthop", "2001:db8:3::1", "-a", "ipv6")
+    gobgp_cli(gobgp, *rib_add, "2001:db8:301::/48", "nexthop", "2001:db8:3::1", "-a", "ipv6")
     time.sleep(1)
-    gobgp.cli("global", "rib", "del", "10.244.31.0/24", "-a", "ipv4")
-    gobgp.cli("global", "rib", "del", "2001:db8:301::/48", "-a", "ipv6")
+    gobgp_cli(gobgp, "global", "rib", "del", "10.244.31.0/24", "-a", "ipv4")
+    gobgp_cli(gobgp, "global", "rib", "del", "2001:db8:301::/48", "-a", "ipv6")
     time.sleep(1)
     # GoBGP's ``softresetin`` only replays its Adj-RIB-In locally, so the
     # ROUTE-REFRESH comes from ExaBGP; GoBGP answers by re-sending its routes.
-    gobgp.cli("neighbor", "198.18.3.2", "softresetin", "-a", "ipv4")
-    exabgp.command("announce route-refresh ipv4 unicast")
-    exabgp.command("announce route-refresh ipv6 unicast")
+    gobgp_cli(gobgp, "neighbor", "198.18.3.2", "softresetin", "-a", "ipv4")
+    exacmd(exabgp, "announce route-refresh ipv4 unicast")
+    exacmd(exabgp, "announce route-refresh ipv6 unicast")
     time.sleep(1.5)
     # The deprecated ``shutdown`` (not ``disable``, which drops --reason in GoBGP
     # 3.10) puts the text into the NOTIFICATION as an RFC 9003 shutdown message.
     reason = "pybgp golden capture: gobgp shutdown"
-    gobgp.cli("neighbor", "198.18.3.2", "shutdown", "--reason", reason)
+    gobgp_cli(gobgp, "neighbor", "198.18.3.2", "shutdown", "--reason", reason)
     time.sleep(1)
-    the_lab.finish_capture(dump)
+    finish_capture(dump)
 
 
 def scenario_frr(the_lab: Lab, pcap: Path) -> None:
@@ -737,13 +515,16 @@ def scenario_frr(the_lab: Lab, pcap: Path) -> None:
     32-byte next hop (global + link-local, RFC 8950 allows it) and FRR 8.4.4
     answers with NOTIFICATION UPDATE error / Invalid Network Field.
     """
-    ns_f, ns_b = the_lab.pair("frr", "bird", subnet=4)
-    dump = the_lab.capture(ns_f, pcap)
-    bird = Bird(
-        the_lab,
-        ns_b,
-        "bird",
-        """
+    ns_f, ns_b = pair(the_lab, "frr", "bird", subnet=4)
+    dump = capture(the_lab, ns_f, pcap)
+    bird = start(
+        Bird(
+            the_lab,
+            ns_b,
+            asn=65004,
+            router_id="198.18.4.2",
+            neighbors=(),
+            config_text="""
 router id 198.18.4.2;
 log stderr all;
 protocol device {}
@@ -763,13 +544,18 @@ protocol bgp frr {
   ipv6 { import all; export filter to_frr; };
 }
 """,
+        )
     )
-    the_lab.wait_listening(ns_b)
-    frr = Frr(
-        the_lab,
-        ns_f,
-        "bgpd",
-        """
+    ns_b.wait_listening(timeout=15)
+    frr = start(
+        Frr(
+            the_lab,
+            ns_f,
+            asn=4200000004,
+            router_id="198.18.4.1",
+            neighbors=(),
+            listen=["2001:db8:4::1"],
+            config_text="""
 frr defaults traditional
 hostname frr-pybgp
 domainname capture.example
@@ -814,35 +600,39 @@ router bgp 4200000004
 exit
 !
 """,
-        listen="2001:db8:4::1",
+        )
     )
-    frr.wait_established("2001:db8:4::2")
+    established(frr, "2001:db8:4::2")
     time.sleep(2)
     router = ("configure terminal", "router bgp 4200000004")
-    frr.vtysh(*router, "address-family ipv4 unicast", "no network 10.244.41.0/24")
-    frr.vtysh(*router, "address-family ipv6 unicast", "no network 2001:db8:401::/48")
+    vtysh(frr, *router, "address-family ipv4 unicast", "no network 10.244.41.0/24")
+    vtysh(frr, *router, "address-family ipv6 unicast", "no network 2001:db8:401::/48")
     time.sleep(1)
-    frr.vtysh("clear bgp * soft in")  # FRR sends ROUTE-REFRESH; BIRD answers BoRR..EoRR
+    vtysh(frr, "clear bgp * soft in")  # FRR sends ROUTE-REFRESH; BIRD answers BoRR..EoRR
     time.sleep(1.5)
-    bird.cli("reload", "in", "frr")  # BIRD sends ROUTE-REFRESH; FRR answers BoRR..EoRR
+    birdc(bird, "reload", "in", "frr")  # BIRD sends ROUTE-REFRESH; FRR answers BoRR..EoRR
     time.sleep(1.5)
-    frr.vtysh(
+    vtysh(
+        frr,
         *router,
         "neighbor 2001:db8:4::2 shutdown message pybgp golden capture: FRR neighbor shutdown",
     )
     time.sleep(1)
-    the_lab.finish_capture(dump)
+    finish_capture(dump)
 
 
 def scenario_exabgp(the_lab: Lab, pcap: Path) -> None:
     """ExaBGP (AS 4200000005) <-> BIRD 2 (AS 4200000005), iBGP, ADD-PATH, many attributes."""
-    ns_x, ns_b = the_lab.pair("exabgp", "bird", subnet=5)
-    dump = the_lab.capture(ns_x, pcap)
-    bird = Bird(
-        the_lab,
-        ns_b,
-        "bird",
-        """
+    ns_x, ns_b = pair(the_lab, "exabgp", "bird", subnet=5)
+    dump = capture(the_lab, ns_x, pcap)
+    bird = start(
+        Bird(
+            the_lab,
+            ns_b,
+            asn=4200000005,
+            router_id="198.18.5.2",
+            neighbors=(),
+            config_text="""
 router id 198.18.5.2;
 log stderr all;
 protocol device {}
@@ -858,12 +648,14 @@ protocol bgp exa {
   ipv6 { import all; export all; add paths on; next hop address 2001:db8:5::2; };
 }
 """,
+        )
     )
-    the_lab.wait_listening(ns_b)
-    exabgp = ExaBGP(
+    ns_b.wait_listening(timeout=15)
+    exabgp = start_exabgp(
         the_lab,
         ns_x,
-        "exabgp",
+        4200000005,
+        "198.18.5.1",
         """
 neighbor 198.18.5.2 {
   router-id 198.18.5.1;
@@ -874,7 +666,7 @@ neighbor 198.18.5.2 {
   adj-rib-out true;
   family { ipv4 unicast; ipv6 unicast; }
   capability { route-refresh; add-path send/receive; }
-  api { processes [ ctl ]; }
+  api { processes [ api ]; }
   static {
     route 10.244.50.0/24 {
       next-hop 198.18.5.1;
@@ -897,36 +689,41 @@ neighbor 198.18.5.2 {
 }
 """,
     )
-    bird.wait_established("exa")
+    established(bird, "exa")
     time.sleep(1.5)
-    exabgp.command(
+    exacmd(
+        exabgp,
         "announce route 198.19.5.0/24 next-hop 198.18.5.1 local-preference 300 "
-        "community [ 65535:65281 ] origin incomplete"
+        "community [ 65535:65281 ] origin incomplete",
     )
-    exabgp.command(
+    exacmd(
+        exabgp,
         "announce route 2001:db8:501::/48 next-hop 2001:db8:5::1 med 5 "
-        "large-community [ 4200000005:501:1 ]"
+        "large-community [ 4200000005:501:1 ]",
     )
     time.sleep(1)
-    exabgp.command("withdraw route 198.19.5.0/24 next-hop 198.18.5.1")
-    exabgp.command("withdraw route 2001:db8:501::/48 next-hop 2001:db8:5::1")
+    exacmd(exabgp, "withdraw route 198.19.5.0/24 next-hop 198.18.5.1")
+    exacmd(exabgp, "withdraw route 2001:db8:501::/48 next-hop 2001:db8:5::1")
     time.sleep(1)
-    bird.cli("reload", "in", "exa")  # BIRD sends ROUTE-REFRESH, ExaBGP re-sends its routes
+    birdc(bird, "reload", "in", "exa")  # BIRD sends ROUTE-REFRESH, ExaBGP re-sends its routes
     time.sleep(1.5)
-    exabgp.command("neighbor 198.18.5.2 teardown 2")  # Cease / Administrative Shutdown
+    exacmd(exabgp, "neighbor 198.18.5.2 teardown 2")  # Cease / Administrative Shutdown
     time.sleep(1.5)
-    the_lab.finish_capture(dump)
+    finish_capture(dump)
 
 
 def scenario_exabgp_as2(the_lab: Lab, pcap: Path) -> None:
     """ExaBGP (AS 65006, asn4 disabled) <-> BIRD 2 (AS 4200000006): AS_TRANS, AS4_PATH."""
-    ns_x, ns_b = the_lab.pair("exabgp", "bird", subnet=6)
-    dump = the_lab.capture(ns_x, pcap)
-    bird = Bird(
-        the_lab,
-        ns_b,
-        "bird",
-        """
+    ns_x, ns_b = pair(the_lab, "exabgp", "bird", subnet=6)
+    dump = capture(the_lab, ns_x, pcap)
+    bird = start(
+        Bird(
+            the_lab,
+            ns_b,
+            asn=4200000006,
+            router_id="198.18.6.2",
+            neighbors=(),
+            config_text="""
 router id 198.18.6.2;
 log stderr all;
 protocol device {}
@@ -951,12 +748,14 @@ protocol bgp exa {
   ipv4 { import all; export filter to_exa; };
 }
 """,
+        )
     )
-    the_lab.wait_listening(ns_b)
-    ExaBGP(
+    ns_b.wait_listening(timeout=15)
+    start_exabgp(
         the_lab,
         ns_x,
-        "exabgp",
+        65006,
+        "198.18.6.1",
         """
 neighbor 198.18.6.2 {
   router-id 198.18.6.1;
@@ -967,7 +766,7 @@ neighbor 198.18.6.2 {
   adj-rib-out true;
   family { ipv4 unicast; }
   capability { asn4 disable; route-refresh; }
-  api { processes [ ctl ]; }
+  api { processes [ api ]; }
   static {
     route 10.244.65.0/24 {
       next-hop 198.18.6.1;
@@ -980,13 +779,13 @@ neighbor 198.18.6.2 {
 }
 """,
     )
-    bird.wait_established("exa")
+    established(bird, "exa")
     time.sleep(1.5)
-    bird.cli("reload", "in", "exa")  # ROUTE-REFRESH towards the 2-octet speaker
+    birdc(bird, "reload", "in", "exa")  # ROUTE-REFRESH towards the 2-octet speaker
     time.sleep(1.5)
-    bird.cli("disable", "exa", '"pybgp golden capture: AS_TRANS session down"')
+    birdc(bird, "disable", "exa", '"pybgp golden capture: AS_TRANS session down"')
     time.sleep(1)
-    the_lab.finish_capture(dump)
+    finish_capture(dump)
 
 
 SCENARIOS: dict[str, Callable[[Lab, Path], None]] = {
@@ -1142,18 +941,6 @@ def describe(pcap: Path) -> list[str]:
     return lines
 
 
-def cleanup_stale_namespaces() -> None:
-    """Delete ``pybgpcap-*`` namespaces left behind by an interrupted earlier run."""
-    listing = subprocess.run(
-        ["ip", "netns", "list"], capture_output=True, text=True, check=False
-    ).stdout
-    for line in listing.splitlines():
-        name = line.split()[0] if line.split() else ""
-        if name.startswith(NS_PREFIX):
-            log(f"removing stale namespace {name}")
-            subprocess.run(["ip", "netns", "del", name], check=False)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, run the selected scenarios, copy the pcaps into place."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -1186,7 +973,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("must run as root (network namespaces, tcpdump)")
     selected = args.scenarios or list(SCENARIOS)
     args.out.mkdir(parents=True, exist_ok=True)
-    cleanup_stale_namespaces()
+    for name in cleanup_stale(NS_PREFIX):
+        log(f"removed stale namespace {name}")
     workdir = Path(tempfile.mkdtemp(prefix="pybgpcap-"))
     os.chmod(workdir, 0o755)
     failed: list[str] = []
@@ -1196,10 +984,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"=== scenario {name} ===")
             pcap = workdir / f"{name}.pcap"
             try:
-                with lab(name, workdir) as the_lab:
+                with Lab(name, workdir / name, prefix=NS_PREFIX) as the_lab:
                     SCENARIOS[name](the_lab, pcap)
             except Exception as exc:
-                log(f"scenario {name} FAILED: {exc}")
+                notes = "\n".join(getattr(exc, "__notes__", []))
+                log(f"scenario {name} FAILED: {exc}\n{notes}")
                 failed.append(name)
                 continue
             shutil.copyfile(pcap, args.out / pcap.name)
