@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import decode, speak, status
+from . import decode, peer, speak, status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_parser(commands)
     speak.add_parser(commands)
     status.add_parser(commands)
+    peer.add_parser(commands)
     return parser
 
 

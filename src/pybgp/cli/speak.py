@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from ..config import ConfigError, load_config
+from ..runtime.control import ControlError
 from ..runtime.loop import loop_name, run
 from ..runtime.speaker import SHUTDOWN_MESSAGE, Speaker
 
@@ -74,7 +75,7 @@ def run_speak(args: argparse.Namespace) -> int:
     logging.getLogger("pybgp").info("event loop: %s", loop_name())
     try:
         run(serve(Speaker(config)))
-    except OSError as exc:
+    except (OSError, ControlError) as exc:  # a port, or the control socket, is taken
         print(f"pybgp speak: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -7,7 +7,8 @@ decides what they mean for the peer.
 
 Flow control keeps keepalives on time under load: the link writes UPDATE bytes only
 while the transport's buffer is under `WRITE_HIGH`, and asks for more when it drains.
-A KEEPALIVE therefore waits behind at most `WRITE_HIGH` octets, never behind a table.
+With the socket's TCP_NOTSENT_LOWAT (see transport.tune) a KEEPALIVE therefore waits
+behind about 128 KiB of UPDATEs at most, never behind a whole table.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from ..session import CloseConnection, Event, Session
 
 log = logging.getLogger("pybgp.link")
 
-WRITE_HIGH = 256 * 1024  # octets buffered in the transport before UPDATEs wait
-WRITE_LOW = 64 * 1024
+WRITE_HIGH = 64 * 1024  # octets buffered in the transport before UPDATEs wait
+WRITE_LOW = 16 * 1024
 
 
 class _Protocol(asyncio.Protocol):
@@ -128,13 +129,22 @@ class Link:
             self._servicing = False
 
     def _write(self) -> None:
+        """Write control messages, then UPDATEs until the transport holds WRITE_HIGH.
+
+        Going past WRITE_HIGH makes the transport call `pause_writing`, and its
+        `resume_writing` brings us back here: the table keeps flowing at the peer's pace
+        with no other event needed.
+        """
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        room = 0 if self.paused else max(0, WRITE_HIGH - transport.get_write_buffer_size())
-        data = self.session.data_to_send(room)
-        if data:
-            transport.write(data)
+        while True:
+            room = 0 if self.paused else WRITE_HIGH + 1 - transport.get_write_buffer_size()
+            data = self.session.data_to_send(max(room, 0))
+            if data:
+                transport.write(data)
+            if room <= 0 or not data or not self.session.pending_update_octets:
+                return
 
     def _close_transport(self) -> None:
         transport = self.transport

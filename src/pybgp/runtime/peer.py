@@ -38,6 +38,7 @@ from ..session import (
     resolve_collision,
 )
 from ..wire.constants import IPV4_UNICAST, Family
+from ..wire.nlri import prefix_str
 from ..wire.route_refresh import BEGIN_OF_ROUTE_REFRESH, END_OF_ROUTE_REFRESH
 from ..wire.update import end_of_rib, pack_announcements, pack_withdrawals
 from . import transport
@@ -265,9 +266,15 @@ class PeerDriver:
             return
         negotiated = link.session.negotiated
         assert negotiated is not None
-        loser = resolve_collision(
-            self.router_id, negotiated.peer_id, link.session, other.session if other else None
-        )
+        receiving, existing = link.session, other.session if other else None
+        if existing is not None and existing.state is State.OPEN_SENT:
+            # RFC 4271 6.8: a connection in OpenSent MAY be examined when the peer's BGP
+            # Identifier is known, and the OPEN just received here tells it (FRR does so).
+            # Otherwise whichever OPEN exchange ends first wins, whoever opened it.  The
+            # rule keeps the higher Identifier's connection either way round, so the
+            # OpenSent one is asked about as the newcomer.
+            receiving, existing = existing, receiving
+        loser = resolve_collision(self.router_id, negotiated.peer_id, receiving, existing)
         if loser is None:
             return
         log.info(
@@ -336,28 +343,42 @@ class PeerDriver:
                 continue
             if enhanced:  # RFC 7313 4: bracket a re-sent table with BoRR / EoRR
                 session.send_route_refresh(family, BEGIN_OF_ROUTE_REFRESH)
-            groups: dict[PathAttributes, tuple[bytes, list[bytes]]] = {}
-            for route in self.local_routes():
-                if route.family != family:
-                    continue
-                exported = export_local(route, self.asn, negotiated.external, local)
-                if exported is None:
-                    continue
-                attributes, next_hop = exported
-                groups.setdefault(attributes, (next_hop, []))[1].append(route.key)
-            sent = self._sent.setdefault(family, set())
-            for attributes, (next_hop, keys) in groups.items():
-                for message in pack_announcements(
-                    attributes, keys, negotiated.send_context, family, next_hop
-                ):
-                    session.send_update(message)
-                sent.update(keys)
+            self._send_routes(link, family, self.local_routes())
             if enhanced:
                 session.send_route_refresh(family, END_OF_ROUTE_REFRESH)
             elif not refresh:
                 session.send_update(end_of_rib(family))
-        self.stats.advertised = sum(len(keys) for keys in self._sent.values())
         link.service()
+
+    def _send_routes(self, link: Link, family: Family, routes: Iterable[LocalRoute]) -> None:
+        """UPDATEs for `routes` of `family`, packed per attribute set (one encode each)."""
+        session = link.session
+        negotiated = session.negotiated
+        local = self._local_address(link)
+        if negotiated is None or local is None or family not in negotiated.families:
+            return
+        groups: dict[PathAttributes, tuple[bytes, list[bytes]]] = {}
+        for route in routes:
+            if route.family != family:
+                continue
+            exported = export_local(route, self.asn, negotiated.external, local)
+            if exported is None:
+                log.warning(
+                    "%s: no usable next hop for %s over this session",
+                    self.name,
+                    prefix_str(route.key, family[0]),
+                )
+                continue
+            attributes, next_hop = exported
+            groups.setdefault(attributes, (next_hop, []))[1].append(route.key)
+        sent = self._sent.setdefault(family, set())
+        for attributes, (next_hop, keys) in groups.items():
+            for message in pack_announcements(
+                attributes, keys, negotiated.send_context, family, next_hop
+            ):
+                session.send_update(message)
+            sent.update(keys)
+        self.stats.advertised = sum(len(keys) for keys in self._sent.values())
 
     def withdraw_local(self, family: Family, keys: list[bytes]) -> None:
         """Tell the peer that local routes `keys` are gone."""
@@ -375,10 +396,13 @@ class PeerDriver:
         self.stats.advertised = sum(len(k) for k in self._sent.values())
         self.primary.service()
 
-    def announce_local(self) -> None:
-        """Send the local routes again (after `announce()` added some)."""
-        if self.session.state is State.ESTABLISHED:
-            self._send_table(self.primary, refresh=True)
+    def announce_local(self, routes: list[LocalRoute]) -> None:
+        """Send new or changed local routes (after `Speaker.announce()`)."""
+        if self.session.state is not State.ESTABLISHED:
+            return  # they go out with the table when the session comes up
+        for family in {route.family for route in routes}:
+            self._send_routes(self.primary, family, routes)
+        self.primary.service()
 
     # --- status --------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -79,10 +79,19 @@ class Speaker:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._open_listeners()
         if self._control_enabled:
+            # First, so that a second daemon on the same socket stops before any peer
+            # hears from it.
             self._control = ControlServer(self.speaker.control_socket, self._handlers())
             await self._control.start()
+        # No await from here on: an accept that ran before the configured peers exist
+        # would take one of them for a dynamic neighbour and leave a second driver behind.
+        try:
+            self._open_listeners()
+        except BaseException:
+            if self._control is not None:
+                await self._control.close()
+            raise
         for peer in self.config.peers:
             self._add_peer(peer, dynamic=False).start()
         log.info(
@@ -203,7 +212,7 @@ class Speaker:
         route = local_route(Announcement(prefix=network, **attributes))
         self._routes[(route.family, route.key)] = route
         for driver in self.peers.values():
-            driver.announce_local()
+            driver.announce_local([route])
 
     def withdraw(self, prefix: str) -> None:
         network = ipaddress.ip_network(prefix)

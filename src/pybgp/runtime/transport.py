@@ -18,6 +18,9 @@ Choices every BGP socket gets (:func:`tune`):
 * ``SO_KEEPALIVE`` off: BGP has its own KEEPALIVE and hold timer
   (RFC 4271 4.4); TCP's probes (2 h by default) would only add noise.
 * Non-blocking, as asyncio's ``sock_*`` calls need.
+* ``TCP_NOTSENT_LOWAT`` at 64 KiB: the kernel takes more only once less than that is
+  still unsent, so the session's priority queue (KEEPALIVE before UPDATEs) is not
+  undone by megabytes of UPDATEs waiting in an autotuned socket buffer.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ TCP_MD5SIG = 14
 TCP_MD5SIG_EXT = 32
 TCP_MD5SIG_FLAG_PREFIX = 1
 TCP_MD5SIG_MAXKEYLEN = 80
+TCP_NOTSENT_LOWAT = getattr(socket, "TCP_NOTSENT_LOWAT", 25)
+NOTSENT_LOWAT = 64 * 1024  # unsent octets the kernel holds for one BGP socket
 # linux/in.h, linux/in6.h
 IP_FREEBIND = 15
 IP_MINTTL = 21
@@ -242,6 +247,9 @@ def tune(sock: socket.socket) -> None:
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, TOS_CS6)
         if sock.type == socket.SOCK_STREAM:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+            # Keep the kernel's queue of unsent octets short, so a KEEPALIVE written now
+            # leaves soon even while a large table streams to a slow peer.
+            sock.setsockopt(socket.IPPROTO_TCP, TCP_NOTSENT_LOWAT, NOTSENT_LOWAT)
     except OSError as exc:
         raise TransportError(f"tuning BGP socket: {_why(exc)}", exc.errno) from exc
 
