@@ -150,12 +150,19 @@ TRANSITIONS: dict[tuple[State, Input], Rule | Guarded] = {
         S.CONNECT,
         (A.ZERO_CONNECT_RETRY_COUNTER, A.START_CONNECT_RETRY_TIMER, A.INITIATE_TCP),
     ),
-    (S.IDLE, I.AUTOMATIC_START): (S.CONNECT, (A.START_CONNECT_RETRY_TIMER, A.INITIATE_TCP)),
+    # RFC 4271 8.2.2 Idle: Events 1 and 3 alike set the ConnectRetryCounter to zero.
+    (S.IDLE, I.AUTOMATIC_START): (
+        S.CONNECT,
+        (A.ZERO_CONNECT_RETRY_COUNTER, A.START_CONNECT_RETRY_TIMER, A.INITIATE_TCP),
+    ),
     (S.IDLE, I.MANUAL_START_WITH_PASSIVE_TCP): (
         S.ACTIVE,
         (A.ZERO_CONNECT_RETRY_COUNTER, A.START_CONNECT_RETRY_TIMER),
     ),
-    (S.IDLE, I.AUTOMATIC_START_WITH_PASSIVE_TCP): (S.ACTIVE, (A.START_CONNECT_RETRY_TIMER,)),
+    (S.IDLE, I.AUTOMATIC_START_WITH_PASSIVE_TCP): (
+        S.ACTIVE,
+        (A.ZERO_CONNECT_RETRY_COUNTER, A.START_CONNECT_RETRY_TIMER),
+    ),
     # RFC 4271 8.1.1 DampPeerOscillations: the IdleHoldTimer's expiry is the automatic
     # start (event 3 or 5, per PassiveTcpEstablishment).
     (S.IDLE, I.IDLE_HOLD_TIMER_EXPIRES): (S.IDLE, (A.AUTOMATIC_RESTART,)),
@@ -204,7 +211,12 @@ TRANSITIONS: dict[tuple[State, Input], Rule | Guarded] = {
     (S.OPEN_SENT, I.AUTOMATIC_STOP): (S.IDLE, _AUTOMATIC_STOP),
     (S.OPEN_SENT, I.HOLD_TIMER_EXPIRES): (S.IDLE, _HOLD_EXPIRED),
     # "closes the BGP connection, restarts the ConnectRetryTimer, continues to listen".
-    (S.OPEN_SENT, I.TCP_CONNECTION_FAILS): (S.ACTIVE, (A.DROP_TCP, A.START_CONNECT_RETRY_TIMER)),
+    # Closing releases the connection's resources: the 4-minute HoldTimer must not
+    # follow the session into Active.
+    (S.OPEN_SENT, I.TCP_CONNECTION_FAILS): (
+        S.ACTIVE,
+        (A.DROP_TCP, A.RELEASE_RESOURCES, A.START_CONNECT_RETRY_TIMER),
+    ),
     (S.OPEN_SENT, I.BGP_OPEN): (
         S.OPEN_CONFIRM,
         (
@@ -273,9 +285,15 @@ _STARTS = frozenset(
 )
 
 
+# RFC 4271 8.2.2 OpenSent, OpenConfirm, Established, Events 16-17: a second TCP
+# connection "is tracked per Connection Collision processing (Section 6.8)"; it does not
+# touch this one (pybgp gives it a Session of its own).
+_SECOND_CONNECTION = frozenset({I.TCP_CR_ACKED, I.TCP_CONNECTION_CONFIRMED})
+
+
 def default_rule(state: State, event: Input) -> Rule:
     """The row for an input the table does not name in `state`."""
-    if state is S.IDLE or event in _STARTS:
+    if state is S.IDLE or event in _STARTS or event in _SECOND_CONNECTION:
         return (state, ())
     if state in (S.CONNECT, S.ACTIVE):
         # RFC 4271 8.2.2 Connect/Active, "any other event": drop the connection (no

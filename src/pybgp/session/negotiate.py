@@ -112,6 +112,9 @@ def check_open(config: SessionConfig, peer: Open) -> None:
     if config.role is not None and roles and (config.role, roles[0]) not in _ROLE_PAIRS:
         # RFC 9234 4.2: a role pair that is not allowed is a Role Mismatch.
         raise _error(OpenSubcode.ROLE_MISMATCH, f"role {roles[0]} against ours {config.role}")
+    if config.role is not None and len(set(roles)) > 1:
+        # RFC 9234 4.2: several Role capabilities that do not all agree: Role Mismatch.
+        raise _error(OpenSubcode.ROLE_MISMATCH, f"roles {sorted(set(roles))} disagree")
     if not _families(peer) & set(config.families):
         # RFC 5492 5: nothing in common; the data is the capabilities at fault (ours).
         ours = b"".join(Multiprotocol(afi, safi).encode() for afi, safi in config.families)
@@ -146,5 +149,6 @@ def negotiate(config: SessionConfig, ours: Open, peer: Open) -> Negotiated:
         enhanced_route_refresh=_has(ours, EnhancedRouteRefresh)
         and _has(peer, EnhancedRouteRefresh),
         extended_next_hop=frozenset(peer_enh & set(config.extended_next_hop)),
-        graceful_restart=grs[0] if grs else None,  # type: ignore[arg-type]
+        # RFC 4724 3: of several Graceful Restart capabilities, only the last counts.
+        graceful_restart=grs[-1] if grs else None,  # type: ignore[arg-type]
     )

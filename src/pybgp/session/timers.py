@@ -39,6 +39,10 @@ class Timers:
             return
         if timer in JITTERED:
             seconds *= self._rng.uniform(0.75, 1.0)
+            if timer is Timer.KEEPALIVE:
+                # RFC 4271 4.4: KEEPALIVEs "MUST NOT be sent more frequently than one
+                # per second", whatever the jitter.
+                seconds = max(seconds, 1.0)
         self._deadlines[timer] = now + seconds
 
     def stop(self, timer: Timer) -> None:
