@@ -11,7 +11,8 @@ import argparse
 import sys
 from typing import Any
 
-from ..runtime.control import DEFAULT_SOCKET, ControlError, ControlUnavailable, request
+from ..runtime.control import ControlError, ControlUnavailable, request
+from .daemon_socket import SocketArgumentError, add_socket_arguments, socket_path
 
 ACTIONS = {"disable": "peer-disable", "enable": "peer-enable", "reset": "peer-reset"}
 
@@ -27,9 +28,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--message", default="", help="shutdown communication sent to the peer (RFC 9003)"
     )
-    parser.add_argument(
-        "--socket", metavar="PATH", default=DEFAULT_SOCKET, help="the daemon's control socket"
-    )
+    add_socket_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -38,7 +37,12 @@ def run(args: argparse.Namespace) -> int:
     if args.action != "enable":
         arguments["message"] = args.message
     try:
-        answer = request(args.socket, ACTIONS[args.action], **arguments)
+        path = socket_path(args)
+    except SocketArgumentError as exc:
+        print(f"pybgp peer: {exc}", file=sys.stderr)
+        return 2
+    try:
+        answer = request(path, ACTIONS[args.action], **arguments)
     except ControlUnavailable as exc:
         print(f"pybgp is not running: {exc.reason}", file=sys.stderr)
         return 1

@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ..runtime.control import DEFAULT_SOCKET, ControlError, ControlUnavailable, request
+from ..runtime.control import ControlError, ControlUnavailable, request
+from .daemon_socket import SocketArgumentError, add_socket_arguments, socket_path
 
 _HEADER = ("PEER ADDRESS", "PEER TYPE", "STATE", "SINCE", "INFO")
 _ESTABLISHED = "Established"  # RFC 4271 8.2.2: the FSM's state names
@@ -40,19 +41,19 @@ def add_parser(commands: Any) -> None:
             "sessions and print them as `calicoctl node status` does, or as JSON."
         ),
     )
-    parser.add_argument(
-        "--socket",
-        metavar="PATH",
-        default=DEFAULT_SOCKET,
-        help=f"the daemon's control socket (default {DEFAULT_SOCKET})",
-    )
+    add_socket_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the daemon's answer as JSON")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        status = request(args.socket, "status")
+        path = socket_path(args)
+    except SocketArgumentError as exc:
+        print(f"pybgp status: {exc}", file=sys.stderr)
+        return 2
+    try:
+        status = request(path, "status")
     except ControlUnavailable as exc:
         print(f"pybgp is not running: {exc.reason}", file=sys.stderr)
         return 1
