@@ -1,12 +1,13 @@
-"""How the CLI finds the running daemon: `--socket PATH`, or `-c FILE` (its config)."""
+"""How the CLI talks to the running daemon: found by `--socket PATH` or `-c FILE`."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from ..config import ConfigError, load_config
-from ..runtime.control import DEFAULT_SOCKET
+from ..runtime.control import DEFAULT_SOCKET, ControlError, ControlUnavailable, request
 
 
 class SocketArgumentError(Exception):
@@ -39,3 +40,32 @@ def socket_path(args: argparse.Namespace) -> str:
         except ConfigError as exc:
             raise SocketArgumentError(f"{args.config}: {exc}") from None
     return DEFAULT_SOCKET
+
+
+class DaemonUnreachable(Exception):
+    """Asking the daemon failed; the message was printed, `status` is the exit code."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def ask(args: argparse.Namespace, prog: str, command: str, **arguments: Any) -> Any:
+    """The daemon's answer to `command`; on failure print why and raise DaemonUnreachable.
+
+    Exit codes: 2 for an unreadable `-c` configuration, 1 when the daemon is not running
+    or refuses the request.
+    """
+    try:
+        path = socket_path(args)
+    except SocketArgumentError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        raise DaemonUnreachable(2) from None
+    try:
+        return request(path, command, **arguments)
+    except ControlUnavailable as exc:
+        print(f"pybgp is not running: {exc.reason}", file=sys.stderr)
+        raise DaemonUnreachable(1) from None
+    except ControlError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        raise DaemonUnreachable(1) from None

@@ -8,11 +8,9 @@ Administrative Reset and lets it come back (like `birdc restart`).
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from ..runtime.control import ControlError, ControlUnavailable, request
-from .daemon_socket import SocketArgumentError, add_socket_arguments, socket_path
+from .daemon_socket import DaemonUnreachable, add_socket_arguments, ask
 
 ACTIONS = {"disable": "peer-disable", "enable": "peer-enable", "reset": "peer-reset"}
 
@@ -37,17 +35,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action != "enable":
         arguments["message"] = args.message
     try:
-        path = socket_path(args)
-    except SocketArgumentError as exc:
-        print(f"pybgp peer: {exc}", file=sys.stderr)
-        return 2
-    try:
-        answer = request(path, ACTIONS[args.action], **arguments)
-    except ControlUnavailable as exc:
-        print(f"pybgp is not running: {exc.reason}", file=sys.stderr)
-        return 1
-    except ControlError as exc:
-        print(f"pybgp peer {args.action}: {exc}", file=sys.stderr)
-        return 1
+        answer = ask(args, f"pybgp peer {args.action}", ACTIONS[args.action], **arguments)
+    except DaemonUnreachable as exc:
+        return exc.status
     print(answer)
     return 0

@@ -25,8 +25,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ..runtime.control import ControlError, ControlUnavailable, request
-from .daemon_socket import SocketArgumentError, add_socket_arguments, socket_path
+from .daemon_socket import DaemonUnreachable, add_socket_arguments, ask
 
 _HEADER = ("PEER ADDRESS", "PEER TYPE", "STATE", "SINCE", "INFO")
 _ESTABLISHED = "Established"  # RFC 4271 8.2.2: the FSM's state names
@@ -48,18 +47,9 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        path = socket_path(args)
-    except SocketArgumentError as exc:
-        print(f"pybgp status: {exc}", file=sys.stderr)
-        return 2
-    try:
-        status = request(path, "status")
-    except ControlUnavailable as exc:
-        print(f"pybgp is not running: {exc.reason}", file=sys.stderr)
-        return 1
-    except ControlError as exc:
-        print(f"pybgp status: {exc}", file=sys.stderr)
-        return 1
+        status = ask(args, "pybgp status", "status")
+    except DaemonUnreachable as exc:
+        return exc.status
     if not isinstance(status, dict):
         print(f"pybgp status: unexpected answer from the daemon: {status!r}", file=sys.stderr)
         return 1
