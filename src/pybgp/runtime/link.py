@@ -30,6 +30,7 @@ class _Protocol(asyncio.Protocol):
     def __init__(self, link: Link, outgoing: bool) -> None:
         self.link = link
         self.outgoing = outgoing
+        self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
@@ -37,12 +38,15 @@ class _Protocol(asyncio.Protocol):
         tr.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
         # Attach here, not when the caller's await returns: the peer's first bytes may
         # arrive before that, and must find the session connected.
+        self.transport = tr
         self.link.attach(tr, self.outgoing)
 
     def data_received(self, data: bytes) -> None:
         self.link.data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.link.flushed(self.transport)
         self.link.connection_lost(exc)
 
     def pause_writing(self) -> None:
@@ -72,6 +76,8 @@ class Link:
         self._timer_at: float | None = None
         self._servicing = False
         self._again = False
+        # Connections we closed whose last octets (a NOTIFICATION) may still be leaving.
+        self._closing: dict[int, asyncio.Future[None]] = {}
 
     @property
     def now(self) -> float:
@@ -155,7 +161,19 @@ class Link:
         if data and not transport.is_closing():
             transport.write(data)
         self.transport = None
+        self._closing[id(transport)] = self.loop.create_future()
         transport.close()
+
+    def flushed(self, transport: asyncio.Transport) -> None:
+        """The transport is gone: everything written to it has left (or never will)."""
+        waiter = self._closing.pop(id(transport), None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait_closed(self, timeout: float) -> None:
+        """Wait until the connections this link closed have sent their last octets."""
+        if self._closing:
+            await asyncio.wait(list(self._closing.values()), timeout=timeout)
 
     def _arm_timer(self) -> None:
         deadline = None if self.closed else self.session.get_timer()

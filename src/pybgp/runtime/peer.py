@@ -134,6 +134,10 @@ class PeerDriver:
         self.session.stop(self.loop.time(), message, restart=restart)
         self.primary.service()
 
+    async def wait_closed(self, timeout: float) -> None:
+        """Wait (up to `timeout`) for the final NOTIFICATIONs to leave."""
+        await self.primary.wait_closed(timeout)
+
     def retire(self) -> None:
         self._cancel_connect()
         self.primary.retire()

@@ -32,6 +32,7 @@ from .peer import FAMILY_NAMES, PeerDriver
 log = logging.getLogger("pybgp.speaker")
 
 SHUTDOWN_MESSAGE = "pybgp shutting down"
+CLOSE_TIMEOUT = 1.0  # seconds to let the final NOTIFICATIONs leave
 
 
 def _family(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Family:
@@ -110,10 +111,11 @@ class Speaker:
         for sock in self._listeners:
             sock.close()
         self._listeners.clear()
-        for driver in list(self.peers.values()):
+        drivers = list(self.peers.values())
+        for driver in drivers:
             driver.stop(message)
-        await asyncio.sleep(0)  # let the transports flush their NOTIFICATIONs
-        await asyncio.sleep(0.05)
+        # The Cease NOTIFICATIONs leave before the loop stops (a second at most).
+        await asyncio.gather(*(driver.wait_closed(CLOSE_TIMEOUT) for driver in drivers))
         for driver in list(self.peers.values()):
             driver.retire()
         if self._control is not None:
