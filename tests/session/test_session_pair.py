@@ -445,7 +445,12 @@ def test_collision_with_an_established_session_closes_the_newcomer() -> None:
         ("Idle", True, True, None),
         ("Connect", True, True, None),
         ("Active", True, True, None),
-        ("OpenSent", True, True, None),  # decided when its own OPEN arrives
+        # OpenSent: examined too, the Identifier being known from this OPEN (RFC 4271 6.8
+        # "MAY also examine connections in an OpenSent state").
+        ("OpenSent", True, True, "other"),
+        ("OpenSent", True, False, "receiving"),
+        ("OpenSent", False, True, "receiving"),
+        ("OpenSent", False, False, "other"),
         ("Established", True, True, "receiving"),
         ("Established", False, False, "receiving"),
         ("OpenConfirm", True, True, "other"),  # keep ours: we are higher
@@ -457,9 +462,8 @@ def test_collision_with_an_established_session_closes_the_newcomer() -> None:
 def test_resolve_collision(
     other_state: str | None, local_higher: bool, receiving_outgoing: bool, expect: str | None
 ) -> None:
-    """RFC 4271 6.8: only a connection with an OPEN in (OpenConfirm, or Established)
-    collides; then the one the higher BGP Identifier opened stays, and an Established
-    one always stays."""
+    """RFC 4271 6.8: a connection in OpenSent, OpenConfirm or Established collides; the
+    one the higher BGP Identifier opened stays, and an Established one always stays."""
     local_id, remote_id = (
         ("198.18.0.9", "198.18.0.2") if local_higher else ("198.18.0.1", "198.18.0.2")
     )

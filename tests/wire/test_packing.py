@@ -174,3 +174,17 @@ def test_short_mp_reach_wastes_no_octet() -> None:
     assert len(attrs.encode()) == 4038
     wires = list(pack_announcements(attrs, [b"\x00"] * 11, family=IPV6_UNICAST, next_hop=bytes(16)))
     assert len(wires) == 1
+
+
+def test_ipv4_with_an_ipv6_next_hop_goes_in_mp_reach() -> None:
+    """RFC 8950 3: IPv4 NLRI with an IPv6 next hop travel in MP_REACH_NLRI (AFI 1)."""
+    attrs = PathAttributes(origin=0)
+    keys = [prefix_key(f"10.244.{i}.0/26") for i in range(3)]
+    next_hop = bytes.fromhex("20010db8000000000000000000000001")
+    (message,) = list(pack_announcements(attrs, keys, family=(1, 1), next_hop=next_hop))
+    update = decode_message(message)
+    assert update.nlri == []
+    assert update.mp_reach is not None
+    assert update.mp_reach.family == (1, 1)
+    assert update.mp_reach.next_hop == next_hop
+    assert update.mp_reach.nlri == keys

@@ -34,17 +34,22 @@ class LocalRoute:
     as_path: tuple[int, ...] = ()
 
 
-def next_hop_for(family: Family, wanted: Address | None, local: Address) -> bytes | None:
+def next_hop_for(
+    family: Family, wanted: Address | None, local: Address, extended_next_hop: bool = False
+) -> bytes | None:
     """The next-hop octets for a route of `family` sent from our address `local`.
 
-    IPv4 routes need an IPv4 next hop.  IPv6 routes over an IPv4 session carry our
-    address as IPv4-mapped IPv6 (RFC 4291 2.5.5.2), as BIRD and GoBGP do.  None means
-    there is no usable next hop: the route cannot go to this peer.
+    IPv4 routes need an IPv4 next hop, or an IPv6 one where the peer agreed to RFC 8950
+    extended next hops.  IPv6 routes over an IPv4 session carry our address as
+    IPv4-mapped IPv6 (RFC 4291 2.5.5.2), as BIRD and GoBGP do.  None means there is no
+    usable next hop: the route cannot go to this peer.
     """
     if wanted is not None:
         return wanted.packed
     if family == IPV4_UNICAST:
-        return local.packed if local.version == 4 else None
+        if local.version == 4 or extended_next_hop:
+            return local.packed
+        return None
     if family == IPV6_UNICAST:
         if local.version == 6:
             return local.packed
@@ -53,17 +58,25 @@ def next_hop_for(family: Family, wanted: Address | None, local: Address) -> byte
 
 
 def export_local(
-    route: LocalRoute, local_asn: int, external: bool, local: Address
+    route: LocalRoute,
+    local_asn: int,
+    external: bool,
+    local: Address,
+    extended_next_hop: bool = False,
 ) -> tuple[PathAttributes, bytes] | None:
-    """(attributes, next hop octets) of `route` towards one peer, or None if unsendable."""
-    next_hop = next_hop_for(route.family, route.next_hop, local)
+    """(attributes, next hop octets) of `route` towards one peer, or None if unsendable.
+
+    The NEXT_HOP attribute is set for IPv4 routes with an IPv4 next hop; every other
+    next hop travels in MP_REACH_NLRI (RFC 4760 3, RFC 8950 3).
+    """
+    next_hop = next_hop_for(route.family, route.next_hop, local, extended_next_hop)
     if next_hop is None:
         return None
     path = ((local_asn,) if external else ()) + route.as_path
     attributes = PathAttributes(
         origin=route.origin,
         as_path=((AS_SEQUENCE, path),) if path else (),
-        next_hop=next_hop if route.family == IPV4_UNICAST else None,
+        next_hop=next_hop if route.family == IPV4_UNICAST and len(next_hop) == 4 else None,
         med=route.med,
         local_pref=None if external else (route.local_pref or DEFAULT_LOCAL_PREF),
         communities=route.communities,

@@ -270,15 +270,9 @@ class PeerDriver:
             return
         negotiated = link.session.negotiated
         assert negotiated is not None
-        receiving, existing = link.session, other.session if other else None
-        if existing is not None and existing.state is State.OPEN_SENT:
-            # RFC 4271 6.8: a connection in OpenSent MAY be examined when the peer's BGP
-            # Identifier is known, and the OPEN just received here tells it (FRR does so).
-            # Otherwise whichever OPEN exchange ends first wins, whoever opened it.  The
-            # rule keeps the higher Identifier's connection either way round, so the
-            # OpenSent one is asked about as the newcomer.
-            receiving, existing = existing, receiving
-        loser = resolve_collision(self.router_id, negotiated.peer_id, receiving, existing)
+        loser = resolve_collision(
+            self.router_id, negotiated.peer_id, link.session, other.session if other else None
+        )
         if loser is None:
             return
         log.info(
@@ -361,11 +355,13 @@ class PeerDriver:
         local = self._local_address(link)
         if negotiated is None or local is None or family not in negotiated.families:
             return
+        # RFC 8950: IPv4 routes may carry our IPv6 address if the peer agreed.
+        enh = (family[0], family[1], 2) in negotiated.extended_next_hop
         groups: dict[PathAttributes, tuple[bytes, list[bytes]]] = {}
         for route in routes:
             if route.family != family:
                 continue
-            exported = export_local(route, self.asn, negotiated.external, local)
+            exported = export_local(route, self.asn, negotiated.external, local, enh)
             if exported is None:
                 log.warning(
                     "%s: no usable next hop for %s over this session",

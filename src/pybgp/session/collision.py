@@ -23,19 +23,20 @@ def resolve(
 ) -> Session | None:
     """The session to close after `receiving` got an OPEN carrying `remote_id`.
 
-    RFC 4271 6.8: only a connection in OpenConfirm (or Established) collides; one still
-    in OpenSent is decided when its own OPEN arrives.  "If the value of the local BGP
-    Identifier is less than the remote one, the local system closes the BGP connection
-    that already exists ... Otherwise [it] closes the newly created BGP connection": the
-    connection that survives is the one initiated by the speaker with the higher BGP
-    Identifier.  An Established session always wins: the newcomer is closed (the RFC's
-    CollisionDetectEstablishedState is off).
+    RFC 4271 6.8: "Upon receipt of an OPEN message, the local system MUST examine all of
+    its connections that are in the OpenConfirm state.  A BGP speaker MAY also examine
+    connections in an OpenSent state if it knows the BGP Identifier of the peer by means
+    outside of the protocol."  The OPEN just received tells us the peer's Identifier,
+    so pybgp examines OpenSent too (as FRR does): otherwise whichever OPEN exchange ended
+    first would win, whoever opened it.  The connection that survives is the one
+    initiated by the speaker with the higher BGP Identifier.  An Established session
+    always wins: the newcomer is closed (CollisionDetectEstablishedState is off).
     """
-    if other is None or other.state in (State.IDLE, State.CONNECT, State.ACTIVE, State.OPEN_SENT):
+    if other is None or other.state in (State.IDLE, State.CONNECT, State.ACTIVE):
         return None
     if other.state is State.ESTABLISHED:
         return receiving
-    # Both connections have an OPEN: keep the one the higher identifier opened.
+    # OpenSent or OpenConfirm: keep the one the higher identifier opened.
     local_wins = _id(local_id) > _id(remote_id)
     keep_outgoing = local_wins
     if receiving.outgoing == keep_outgoing:

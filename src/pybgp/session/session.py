@@ -145,6 +145,7 @@ class Session:
             raise LocalProtocolError("the session already has a connection")
         self.connected = True
         self.outgoing = outgoing
+        self.info = ""  # what ended an earlier connection no longer applies
         self._reader = MessageReader(MAX_MESSAGE_LEN)
         self._control.clear()  # anything left from an earlier connection is stale
         self._fire(Input.TCP_CR_ACKED if outgoing else Input.TCP_CONNECTION_CONFIRMED, now)
@@ -439,7 +440,7 @@ class Session:
             return
         self._queue_control(notification.encode(), MessageType.NOTIFICATION)
         self._down_notification = (notification, False)
-        if not self.info.startswith("Sent") and not self.info.startswith("Admin"):
+        if not self.info:  # the cause, when known, says more than the NOTIFICATION
             self.info = f"Sent: {notification.name}"
         produced.append(ev.NotificationSent(notification))
 

@@ -373,10 +373,11 @@ def pack_announcements(
     """As few UPDATEs as the size limit allows for keys that share attributes.
 
     IPv4 unicast goes in the NLRI field (attributes.next_hop is the next hop); any
-    other family goes in MP_REACH_NLRI with `next_hop`.
+    other family goes in MP_REACH_NLRI with `next_hop`, and so does IPv4 unicast with an
+    IPv6 `next_hop` (RFC 8950 3, once the Extended Next Hop capability is agreed).
     """
     attrs = attributes.encode(ctx.four_octet_as)
-    if family == IPV4_UNICAST:
+    if family == IPV4_UNICAST and (next_hop is None or len(next_hop) == 4):
         room = ctx.max_message_len - HEADER_LEN - 4 - len(attrs)
         head = b"\0\0" + len(attrs).to_bytes(2, "big") + attrs
         for run in _chunks(keys, room):
