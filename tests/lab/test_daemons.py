@@ -167,6 +167,10 @@ PAIRS = params(
     Pair("frr", "exabgp", subnet=12),
     Pair("bird", "frr", subnet=13, transport="ipv6", families=("ipv6",), options=BIRD_TO_FRR),
     Pair("exabgp", "gobgp", subnet=14, ibgp=True),
+    # pybgp itself through the same interface: two `pybgp speak` in namespaces, and
+    # against BIRD over IPv6 with IPv4 routes too (RFC 8950 next hops).
+    Pair("pybgp", "pybgp", subnet=23),
+    Pair("pybgp", "pybgp", subnet=24, ibgp=True, transport="ipv6", families=("ipv6",)),
 )
 
 
@@ -219,6 +223,7 @@ SHUTDOWN_PAIRS = params(
     Pair("frr", "exabgp", subnet=18, families=("ipv4",)),
     Pair("bird", "frr", subnet=19, families=("ipv4",)),
     Pair("exabgp", "gobgp", subnet=20, families=("ipv4",)),
+    Pair("pybgp", "pybgp", subnet=25, families=("ipv4",)),
 )
 
 

@@ -49,8 +49,8 @@ def ns(tmp_path: Path) -> Namespace:
     return Namespace("pybgp-parse-a-1", "a", tmp_path)
 
 
-def test_registry_holds_all_four_daemons() -> None:
-    assert sorted(DAEMONS) == ["bird", "exabgp", "frr", "gobgp"]
+def test_registry_holds_all_five_daemons() -> None:
+    assert sorted(DAEMONS) == ["bird", "exabgp", "frr", "gobgp", "pybgp"]
     assert all(DAEMONS[name].name == name for name in DAEMONS)
 
 

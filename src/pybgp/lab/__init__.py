@@ -1,4 +1,4 @@
-"""Real BGP daemons (BIRD 2, GoBGP, FRR bgpd, ExaBGP) in network namespaces.
+"""Real BGP daemons (BIRD 2, GoBGP, FRR bgpd, ExaBGP, and pybgp itself) in network namespaces.
 
 Used by the interop tests, ``pybgp bench``, the demo lab and ``tests/vectors/make_captures.py``;
 never by the pybgp daemon itself.  Standard library only; it drives ``ip``, ``ss`` and each
@@ -45,6 +45,7 @@ from pybgp.lab.netns import (
     missing_tools,
     wait_until,
 )
+from pybgp.lab.speaker import Pybgp
 
 __all__ = [
     "DAEMONS",
@@ -59,6 +60,7 @@ __all__ = [
     "Neighbor",
     "PeerDaemon",
     "Process",
+    "Pybgp",
     "Route",
     "available",
     "cleanup_stale",

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pybgp.lab.daemon import DAEMONS, Neighbor, PeerDaemon, Route
 from pybgp.lab.netns import Lab, Namespace
-from pybgp.lab.speaker import PybgpSpeaker
+from pybgp.lab.speaker import Pybgp
 
 PYBGP_ASN = 64512
 PYBGP_V4 = "198.18.0.1"
@@ -66,7 +66,7 @@ def daemon_routes(name: str) -> tuple[Route, Route]:
 class InteropLab:
     lab: Lab
     hub: Namespace
-    pybgp: PybgpSpeaker
+    pybgp: Pybgp
     daemons: dict[str, PeerDaemon] = field(default_factory=dict)
 
     def wait_all_established(self, timeout: float = 60) -> None:
@@ -112,7 +112,7 @@ def build(
         ]
         kind = "node-to-node mesh" if asn == PYBGP_ASN else "global"
         types[v4(host)] = types[v6(host)] = f"{kind} ({name})"
-    pybgp = PybgpSpeaker(
+    pybgp = Pybgp(
         lab,
         hub,
         asn=PYBGP_ASN,

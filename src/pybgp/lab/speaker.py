@@ -1,32 +1,34 @@
-"""`PybgpSpeaker`: a `pybgp speak` process in a lab namespace, driven like the others.
+"""`Pybgp`: `pybgp speak` in a lab namespace, driven like BIRD, GoBGP, FRR and ExaBGP.
 
 It writes the TOML configuration (docs/configuration.md) from lab `Neighbor`s and
-`Route`s, starts `pybgp speak` with the interpreter running this code, and talks to
-the daemon through its control socket, as `pybgp status` does.
+`Route`s, runs `pybgp speak` with the interpreter running this code, and reads the
+daemon through its control socket, as `pybgp status` does.  Being a `PeerDaemon`, it
+can stand wherever the lab wants a BGP speaker (a mixed cluster, a benchmark target).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import json
-import signal
+import re
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from pybgp.lab.daemon import Neighbor, Route
-from pybgp.lab.netns import Lab, Namespace, Process, wait_until
+from pybgp.lab.daemon import Neighbor, PeerDaemon, Route
+from pybgp.lab.netns import Lab, Namespace, wait_until
 from pybgp.runtime.control import ControlError, request
 
 
 def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int | float):
         return str(value)
     if isinstance(value, str):
         return json.dumps(value)
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
@@ -35,23 +37,35 @@ def _toml(value: Any) -> str:
 
 def _announce_entry(route: Route) -> dict[str, Any]:
     entry: dict[str, Any] = {"prefix": route.prefix, "origin": route.origin}
-    if route.next_hop:
-        entry["next-hop"] = route.next_hop
-    if route.med is not None:
-        entry["med"] = route.med
-    if route.local_pref is not None:
-        entry["local-pref"] = route.local_pref
-    if route.communities:
-        entry["communities"] = list(route.communities)
-    if route.large_communities:
-        entry["large-communities"] = list(route.large_communities)
-    if route.as_path:
-        entry["as-path"] = list(route.as_path)
+    optional = {
+        "next-hop": route.next_hop,
+        "med": route.med,
+        "local-pref": route.local_pref,
+        "communities": list(route.communities),
+        "large-communities": list(route.large_communities),
+        "as-path": list(route.as_path),
+    }
+    entry.update({key: value for key, value in optional.items() if value not in (None, [])})
     return entry
 
 
-class PybgpSpeaker:
-    """`pybgp speak` in `ns`; `neighbors[i].local_address` is the address it binds."""
+def _route(entry: dict[str, Any]) -> Route:
+    """A lab `Route` from one entry of the `adj-rib-in` control command."""
+    return Route(
+        entry["prefix"],
+        next_hop=entry.get("next_hop"),
+        as_path=tuple(asn for seg in entry.get("as_path", []) for asn in seg["asns"]),
+        origin=entry.get("origin", "igp"),
+        med=entry.get("med"),
+        local_pref=entry.get("local_pref"),
+        communities=tuple(entry.get("communities", ())),
+        large_communities=tuple(entry.get("large_communities", ())),
+    )
+
+
+class Pybgp(PeerDaemon):
+    name = "pybgp"
+    binaries = ()  # the interpreter running the lab runs pybgp too
 
     def __init__(
         self,
@@ -63,73 +77,89 @@ class PybgpSpeaker:
         neighbors: Sequence[Neighbor],
         announce: Sequence[Route] = (),
         listen: Sequence[str] = (),
+        config_text: str | None = None,
         peer_types: dict[str, str] | None = None,
         connect_retry: int = 1,
-        name: str = "pybgp",
     ) -> None:
-        self.lab = lab
-        self.ns = ns
-        self.asn = asn
-        self.router_id = router_id
-        self.neighbors = list(neighbors)
-        self.announce = list(announce)
-        self.listen = list(listen)
+        super().__init__(
+            lab,
+            ns,
+            asn=asn,
+            router_id=router_id,
+            neighbors=neighbors,
+            announce=announce,
+            listen=listen,
+            config_text=config_text,
+        )
         self.peer_types = peer_types or {}
         self.connect_retry = connect_retry
-        self.name = name
-        self.socket = str(lab.workdir / f"{name}.sock")
-        self.config_path: Path = lab.workdir / f"{name}.toml"
-        self.process: Process | None = None
+        self.socket = str(self.dir / "pybgp.sock")
+        self.config_path = self.dir / "pybgp.toml"
 
-    def config_text(self) -> str:
+    # --- configuration and process ---------------------------------------------------------
+    def config(self) -> str:
         lines = [
             "[speaker]",
             f"asn = {self.asn}",
             f"router-id = {_toml(self.router_id)}",
-            f"listen = {_toml(self.listen)}",
+            f"listen = {_toml(self._listen())}",
             f"control-socket = {_toml(self.socket)}",
             f"connect-retry = {self.connect_retry}",
-            f"announce = {_toml([_announce_entry(r) for r in self.announce])}",
+            f"announce = {_toml([_announce_entry(self._next_hop(r)) for r in self.announce])}",
         ]
         for neighbor in self.neighbors:
-            lines += [
-                "",
-                "[[peer]]",
-                f"address = {_toml(neighbor.address)}",
-                f"asn = {neighbor.asn}",
-                f"type = {_toml(self.peer_types.get(neighbor.address, 'global'))}",
-                f"local-address = {_toml(neighbor.local_address)}",
-                f"port = {neighbor.port}",
-                f"passive = {_toml(neighbor.passive)}",
-                f"hold-time = {neighbor.hold_time}",
-                f"families = {_toml(list(neighbor.families))}",
-            ]
+            keys = {
+                "address": neighbor.address,
+                "asn": neighbor.asn,
+                "type": self.peer_types.get(neighbor.address, "global"),
+                "local-address": neighbor.local_address,
+                "port": neighbor.port,
+                "passive": neighbor.passive,
+                "hold-time": neighbor.hold_time,
+                "families": list(neighbor.families),
+            }
             if neighbor.password:
-                lines.append(f"password = {_toml(neighbor.password)}")
+                keys["password"] = neighbor.password
+            lines += ["", "[[peer]]", *(f"{key} = {_toml(value)}" for key, value in keys.items())]
         return "\n".join(lines) + "\n"
 
-    def start(self) -> None:
-        self.config_path.write_text(self.config_text())
-        argv = [sys.executable, "-m", "pybgp.cli", "speak", "-c", str(self.config_path)]
-        self.process = self.lab.spawn(self.ns, argv, self.name)
-        wait_until(self._answers, 15, f"{self.name} control socket")
+    def _next_hop(self, route: Route) -> Route:
+        """A route of the other family than every session it goes on gets our address of
+        its family on that link, as the lab sets up the other daemons (pybgp itself would
+        send an IPv4-mapped IPv6 next hop, which is valid but not what the lab expects)."""
+        if route.next_hop is not None:
+            return route
+        for neighbor in self.neighbors:
+            if route.family in neighbor.families and route.family != neighbor.transport:
+                own = self.own_address(route.family, neighbor)
+                return dataclasses.replace(route, next_hop=own)
+        return route
 
-    def stop(self, grace: float = 5.0) -> None:
-        if self.process is not None:
-            self.process.stop(grace)
-            self.process = None
+    def _listen(self) -> list[str]:
+        """`listen` as given, else each neighbour's local address (as the others do)."""
+        if self.listen:
+            return list(self.listen)
+        local = dict.fromkeys(n.local_address for n in self.neighbors)
+        return [f"[{a}]:179" if ":" in a else a for a in local]
 
-    def freeze(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
+    def _prepare(self) -> None:
+        self.config_path.write_text(self.config_text or self.config())
 
-    def thaw(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGCONT)
+    def _speak(self, *extra: str) -> list[str]:
+        return [sys.executable, "-m", "pybgp.cli", "speak", "-c", str(self.config_path), *extra]
+
+    def _argv(self) -> list[str]:
+        return self._speak()
+
+    def _check_argv(self) -> list[str]:
+        return self._speak("--check")
+
+    def _wait_ready(self) -> None:
+        wait_until(self._answers, 15, f"{self.label} control socket")
 
     def _answers(self) -> bool:
-        if self.process is not None and not self.process.alive():
-            raise RuntimeError(f"{self.name} exited:\n{self.log_text()}")
+        if not self.running:
+            raise RuntimeError(f"{self.label} exited:\n{self.log_text()[-2000:]}")
         try:
             request(self.socket, "status", timeout=2)
         except ControlError:
@@ -144,19 +174,44 @@ class PybgpSpeaker:
         return self.control("status")  # type: ignore[no-any-return]
 
     def peer_status(self, address: str) -> dict[str, Any]:
+        wanted = ipaddress.ip_address(address)
         for peer in self.status()["peers"]:
-            if peer["address"] == address:
+            if ipaddress.ip_address(peer["address"]) == wanted:
                 return peer  # type: ignore[no-any-return]
-        raise KeyError(f"{self.name} has no peer {address}")
-
-    def established(self, address: str) -> bool:
-        return self.peer_status(address)["state"] == "Established"
-
-    def wait_established(self, address: str, timeout: float = 30) -> None:
-        wait_until(lambda: self.established(address), timeout, f"{self.name} -> {address}")
+        raise KeyError(f"{self.label} has no peer {address}")
 
     def received(self, address: str) -> list[dict[str, Any]]:
+        """The peer's Adj-RIB-In as the control socket gives it (attributes as JSON)."""
         return self.control("adj-rib-in", peer=address)  # type: ignore[no-any-return]
 
-    def log_text(self) -> str:
-        return self.process.log_text() if self.process is not None else ""
+    # --- the PeerDaemon interface ----------------------------------------------------------
+    def established(self, neighbor: str) -> bool:
+        return self.peer_status(neighbor)["state"] == "Established"
+
+    def received_routes(self, family: str = "ipv4") -> list[Route]:
+        routes = [
+            _route(entry)
+            for neighbor in self.neighbors
+            for entry in self.received(neighbor.address)
+            if entry["family"] == family
+        ]
+        return sorted(routes, key=lambda route: route.prefix)
+
+    def shutdown_message(self, neighbor: str) -> str | None:
+        # pybgp logs "peer ADDRESS: ... Received: Cease / Administrative Shutdown: TEXT".
+        pattern = re.compile(
+            rf"peer {re.escape(str(ipaddress.ip_address(neighbor)))}: .*Received: Cease / "
+            r"Administrative (?:Shutdown|Reset)(?:: (.*?))?(?: \(\d+ routes withdrawn\))?$"
+        )
+        found = None
+        for line in self.log_text().splitlines():
+            match = pattern.search(line)
+            if match:
+                found = match.group(1) or ""
+        return found
+
+    def admin_shutdown(self, neighbor: str, text: str) -> None:
+        self.control("peer-disable", peer=neighbor, message=text)
+
+    def enable(self, neighbor: str) -> None:
+        self.control("peer-enable", peer=neighbor)
