@@ -13,17 +13,17 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from tests.runtime.helpers import free_port, wait_for
 
 from pybgp.cli.main import main
 from pybgp.config import loads_config
@@ -158,24 +158,6 @@ def test_the_real_command_exits_2_on_a_bad_file(tmp_path: Path) -> None:
 
 
 # --- the daemon as a process --------------------------------------------------------------------
-
-
-def free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
-async def wait_for(condition: Callable[[], T | None], timeout: float, what: str) -> T:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if loop.time() >= deadline:
-            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from pybgp.runtime.speaker import Speaker
 from pybgp.session import State
 from pybgp.wire.nlri import prefix_str
 
-from .conftest import Node, Speakers, make_node, wait_for
+from .helpers import Node, Speakers, make_node, wait_for
 
 A, B = "127.0.0.1", "127.0.0.2"
 LOW_ID, HIGH_ID = "198.18.0.1", "198.18.0.2"

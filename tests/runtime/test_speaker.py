@@ -23,7 +23,7 @@ from pybgp.wire.constants import IPV4_UNICAST, IPV6_UNICAST
 from pybgp.wire.messages import Keepalive
 from pybgp.wire.open import Open
 
-from .conftest import (
+from .helpers import (
     ESTABLISHED,
     Node,
     Speakers,
