@@ -380,6 +380,45 @@ async def test_md5_different_passwords_never_establish(speakers: Speakers, sockd
     assert all(row["messages"]["received"]["open"] == 0 for row in speaker_a.status()["peers"])
 
 
+# --- GTSM -----------------------------------------------------------------------------------------
+
+
+async def test_gtsm_on_both_ends_establishes(speakers: Speakers, sockdir: Path) -> None:
+    """RFC 5082: both ends send with TTL 255 and accept only TTL >= 255 (one hop)."""
+    a = make_node(sockdir, A, 64512, RID_A)
+    b = make_node(sockdir, B, 64512, RID_B)
+    speaker_a = await speakers.start(a.config(b, ttl_security=1))
+    speaker_b = await speakers.start(b.config(a, ttl_security=1))
+    await wait_established(speaker_a, B)
+    await wait_established(speaker_b, A)
+
+
+async def _connect_with_ttl(source: str, port: int, ttl: int) -> bool:
+    """Whether a TCP connection from `source` with IP TTL `ttl` gets through."""
+    loop = asyncio.get_running_loop()
+    with socket.socket() as probe:
+        probe.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
+        probe.bind((source, 0))
+        probe.setblocking(False)
+        try:
+            await asyncio.wait_for(loop.sock_connect(probe, (A, port)), 0.5)
+        except TimeoutError:
+            return False
+        return True
+
+
+async def test_gtsm_listener_drops_the_syn_of_a_far_sender(
+    speakers: Speakers, sockdir: Path
+) -> None:
+    """When every peer of a family asks for GTSM the listener checks the SYN too: a
+    sender whose packets arrive with TTL 254 (two hops away) never connects."""
+    a = make_node(sockdir, A, 64512, RID_A)
+    b = make_node(sockdir, B, 64512, RID_B)
+    await speakers.start(a.config(b, ttl_security=1, passive=True))
+    assert not await _connect_with_ttl(B, a.port, 254)
+    assert await _connect_with_ttl(B, a.port, 255)
+
+
 # --- IPv6 -----------------------------------------------------------------------------------------
 
 

@@ -136,12 +136,24 @@ class Speaker:
                 keys.append((peer_range.prefix, peer_range.password))
         return keys
 
+    def _gtsm(self, version: int) -> int | None:
+        """The listener's GTSM hop count: set only when every peer of that family asks
+        for GTSM, so that the check (RFC 5082 3) covers the SYN too; each accepted
+        connection then gets its own peer's hop count (`transport.accepted`)."""
+        hops = [p.ttl_security for p in self.config.peers if p.address.version == version]
+        hops += [r.ttl_security for r in self.config.peer_ranges if r.prefix.version == version]
+        if not hops or any(h is None for h in hops):
+            return None
+        return max(h for h in hops if h is not None)
+
     def _open_listeners(self) -> None:
         assert self._loop is not None
         for host, port in self.speaker.listen:
             version = ipaddress.ip_address(host.split("%")[0]).version
             try:
-                sock = transport.open_listener(host, port, self._md5_keys(version))
+                sock = transport.open_listener(
+                    host, port, self._md5_keys(version), ttl_security=self._gtsm(version)
+                )
             except transport.TransportError as exc:
                 if host in ("0.0.0.0", "::") and self.speaker.listen == (
                     ("0.0.0.0", port),
