@@ -393,6 +393,31 @@ async def test_gtsm_on_both_ends_establishes(speakers: Speakers, sockdir: Path) 
     await wait_established(speaker_b, A)
 
 
+async def test_gtsm_peer_reaches_a_listener_shared_with_plain_peers(
+    speakers: Speakers, sockdir: Path
+) -> None:
+    """A listens for B (GTSM) and C (none): it must still answer B's SYN with TTL 255,
+    or B's own GTSM check drops the SYN-ACK."""
+    a = make_node(sockdir, A, 64512, RID_A)
+    b = make_node(sockdir, B, 64512, RID_B)
+    c = make_node(sockdir, "127.0.0.3", 64512, "198.18.0.3")
+    speaker_a = await speakers.start(
+        config(
+            speaker_toml(
+                asn=64512,
+                router_id=RID_A,
+                listen=[f"{A}:{a.port}"],
+                control_socket=a.control_socket,
+            ),
+            peer_toml(B, 64512, port=b.port, passive=True, ttl_security=1),
+            peer_toml(c.address, 64512, port=c.port, passive=True),
+        )
+    )
+    speaker_b = await speakers.start(b.config(a, ttl_security=1))
+    await wait_established(speaker_a, B)
+    await wait_established(speaker_b, A)
+
+
 async def _connect_with_ttl(source: str, port: int, ttl: int) -> bool:
     """Whether a TCP connection from `source` with IP TTL `ttl` gets through."""
     loop = asyncio.get_running_loop()

@@ -136,23 +136,29 @@ class Speaker:
                 keys.append((peer_range.prefix, peer_range.password))
         return keys
 
-    def _gtsm(self, version: int) -> int | None:
-        """The listener's GTSM hop count: set only when every peer of that family asks
-        for GTSM, so that the check (RFC 5082 3) covers the SYN too; each accepted
-        connection then gets its own peer's hop count (`transport.accepted`)."""
+    def _gtsm(self, version: int) -> tuple[int | None, bool]:
+        """The listener's GTSM setting for one family: (hop count, send with TTL 255).
+
+        The hop count is set only when every peer of that family asks for GTSM, so that
+        the check (RFC 5082 3) covers the SYN too; each accepted connection then gets its
+        own peer's hop count (`transport.accepted`).  When only some do, the listener still
+        sends with TTL 255, or its SYN-ACK would fail those peers' own check.
+        """
         hops = [p.ttl_security for p in self.config.peers if p.address.version == version]
         hops += [r.ttl_security for r in self.config.peer_ranges if r.prefix.version == version]
-        if not hops or any(h is None for h in hops):
-            return None
-        return max(h for h in hops if h is not None)
+        wanted = [h for h in hops if h is not None]
+        if not wanted:
+            return None, False
+        return (max(wanted) if len(wanted) == len(hops) else None), True
 
     def _open_listeners(self) -> None:
         assert self._loop is not None
         for host, port in self.speaker.listen:
             version = ipaddress.ip_address(host.split("%")[0]).version
             try:
+                hops, max_ttl = self._gtsm(version)
                 sock = transport.open_listener(
-                    host, port, self._md5_keys(version), ttl_security=self._gtsm(version)
+                    host, port, self._md5_keys(version), ttl_security=hops, max_ttl=max_ttl
                 )
             except transport.TransportError as exc:
                 if host in ("0.0.0.0", "::") and self.speaker.listen == (

@@ -43,6 +43,7 @@ __all__ = [
     "local_of",
     "open_listener",
     "peer_of",
+    "set_max_ttl",
     "set_md5_key",
     "set_ttl_security",
     "tune",
@@ -203,27 +204,33 @@ def set_ttl_security(sock: socket.socket, hops: int | None) -> None:
     if not 1 <= hops <= 254:
         raise ValueError(f"GTSM hop count must be 1..254, not {hops}")
     # RFC 5082 3 (1): accept only TTL >= 255 - (hops - 1) = 256 - hops.
-    min_ttl = 256 - hops
-    v4 = [
-        (socket.IPPROTO_IP, socket.IP_TTL, MAX_TTL, "TTL"),
-        (socket.IPPROTO_IP, IP_MINTTL, min_ttl, "minimum TTL"),
-    ]
+    _set_ttl_options(sock, 256 - hops, f"GTSM ({hops} hops)")
+
+
+def set_max_ttl(sock: socket.socket) -> None:
+    """Send with TTL (hop limit) 255 and accept anything: a listener shared by peers with
+    and without GTSM, whose SYN-ACKs must pass a GTSM peer's check (RFC 5082 3)."""
+    _set_ttl_options(sock, None, "TTL 255")
+
+
+def _set_ttl_options(sock: socket.socket, min_ttl: int | None, what: str) -> None:
+    v4 = [(socket.IPPROTO_IP, socket.IP_TTL, MAX_TTL, "TTL")]
+    v6 = [(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, MAX_TTL, "hop limit")]
+    if min_ttl is not None:
+        v4.append((socket.IPPROTO_IP, IP_MINTTL, min_ttl, "minimum TTL"))
+        v6.append((socket.IPPROTO_IPV6, IPV6_MINHOPCOUNT, min_ttl, "minimum hop count"))
     if sock.family == socket.AF_INET:
         required, optional = v4, []
     elif sock.family == socket.AF_INET6:
-        required = [
-            (socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, MAX_TTL, "hop limit"),
-            (socket.IPPROTO_IPV6, IPV6_MINHOPCOUNT, min_ttl, "minimum hop count"),
-        ]
-        optional = v4
+        required, optional = v6, v4
     else:
-        raise TransportError("GTSM: not an IP socket", errno.EAFNOSUPPORT)
+        raise TransportError(f"{what}: not an IP socket", errno.EAFNOSUPPORT)
     for level, option, value, name in required:
         try:
             sock.setsockopt(level, option, value)
         except OSError as exc:
             raise TransportError(
-                f"GTSM ({hops} hops): kernel refused {name} {value} ({_why(exc)})", exc.errno
+                f"{what}: kernel refused {name} {value} ({_why(exc)})", exc.errno
             ) from exc
     for level, option, value, _ in optional:
         with contextlib.suppress(OSError):
@@ -293,13 +300,15 @@ def open_listener(
     md5: Sequence[tuple[IPAddress | IPNetwork, str]] = (),
     backlog: int = 64,
     ttl_security: int | None = None,
+    max_ttl: bool = False,
 ) -> socket.socket:
     """A non-blocking BGP listening socket on ``host``:``port``.
 
     ``md5`` keys are installed before listen(), so no unsigned SYN is ever
     answered for a keyed peer. ``ttl_security`` applies GTSM to every
     connection: IP_MINTTL on a listener filters SYNs, while on an accepted
-    socket it only filters later segments.
+    socket it only filters later segments.  ``max_ttl`` only sends with TTL 255
+    (SYN-ACKs included), for a listener some of whose peers use GTSM.
     """
     where = _hostport(host, port)
     try:
@@ -319,6 +328,8 @@ def open_listener(
         for peer, key in md5:
             set_md5_key(sock, peer, key)
         set_ttl_security(sock, ttl_security)
+        if max_ttl and ttl_security is None:
+            set_max_ttl(sock)
         step = "bind"
         sock.bind(sockaddr)
         step = "listen"
