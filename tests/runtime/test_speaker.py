@@ -124,6 +124,7 @@ async def test_ibgp_status_and_routes_with_their_attributes(
     assert row["messages"]["received"]["keepalive"] >= 1
     # One UPDATE per attribute set (three), then an End-of-RIB per family (two).
     assert row["messages"]["received"]["update"] >= 5
+    await wait_for(lambda: peer_status(speaker_b, A)["end_of_rib"] == BOTH, what="End-of-RIB")
     sent_row = peer_status(speaker_a, B)
     assert sent_row is not None
     assert sent_row["advertised"] == 3

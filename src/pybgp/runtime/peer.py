@@ -429,6 +429,7 @@ class PeerDriver:
                 "received": dict(session.counters.received),
             },
             "last_error": info or None,
+            "end_of_rib": sorted(FAMILY_NAMES.get(f, str(f)) for f in self.stats.end_of_rib),
             "dynamic": self.dynamic,
             "peer_id": negotiated.peer_id if negotiated else None,
             "hold_time": negotiated.hold_time if negotiated else None,
