@@ -8,6 +8,7 @@ second.  Waits poll a condition with a deadline; none of them is an assertion by
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import shutil
 import socket
 import tempfile
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from pybgp.config import Config, loads_config
+from pybgp.config import Announcement, Config, PeerConfig, SpeakerConfig, Timers, loads_config
 from pybgp.runtime.control import request
 from pybgp.runtime.speaker import Speaker
 
@@ -271,3 +272,24 @@ async def speakers() -> AsyncIterator[Speakers]:
         yield pool
     finally:
         await pool.close_all()
+
+
+def table_config(port: int, routes: int, hold_time: int, peer: str) -> Config:
+    """A speaker on 127.0.0.1:`port` originating `routes` /26s of 10.0.0.0/8 to one
+    passive iBGP `peer` (keepalive every second), with no control socket needed."""
+    base = int(ipaddress.IPv4Address("10.0.0.0"))
+    announce = tuple(
+        Announcement(ipaddress.IPv4Network((base + (i << 6), 26))) for i in range(routes)
+    )
+    timers = Timers(hold_time=hold_time, keepalive_time=1, connect_retry=1)
+    return Config(
+        speaker=SpeakerConfig(
+            asn=64512,
+            router_id="198.18.0.1",
+            listen=(("127.0.0.1", port),),
+            control_socket="/nonexistent/pybgp.sock",
+            timers=timers,
+            announce=announce,
+        ),
+        peers=(PeerConfig(ipaddress.ip_address(peer), 64512, passive=True, timers=timers),),
+    )
