@@ -126,20 +126,24 @@ class Node:
     port: int
     control_socket: Path
 
+    def speaker(self, announce: Sequence[str] = (), hold_time: int = HOLD_TIME) -> str:
+        """This node's [speaker] table (listening on its address and port)."""
+        return speaker_toml(
+            asn=self.asn,
+            router_id=self.router_id,
+            listen=[f"{self.address}:{self.port}"],
+            control_socket=self.control_socket,
+            hold_time=hold_time,
+            announce=announce,
+        )
+
     def config(
         self, *peers: Node, announce: Sequence[str] = (), hold_time: int = HOLD_TIME, **keys: Any
     ) -> Config:
         """This node peering with `peers` (each connecting from our address to its port);
         `keys` go into every [[peer]] table."""
         return config(
-            speaker_toml(
-                asn=self.asn,
-                router_id=self.router_id,
-                listen=[f"{self.address}:{self.port}"],
-                control_socket=self.control_socket,
-                hold_time=hold_time,
-                announce=announce,
-            ),
+            self.speaker(announce, hold_time),
             *(
                 peer_toml(
                     peer.address, peer.asn, port=peer.port, local_address=self.address, **keys

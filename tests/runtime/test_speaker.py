@@ -260,13 +260,7 @@ async def test_peer_range_accepts_a_dynamic_neighbour_and_forgets_it(
     b = make_node(sockdir, B, 64512, RID_B)
     speaker_a = await speakers.start(
         config(
-            speaker_toml(
-                asn=64512,
-                router_id=RID_A,
-                listen=[f"{A}:{a.port}"],
-                control_socket=a.control_socket,
-                announce=[PLAIN_V4],
-            ),
+            a.speaker(announce=[PLAIN_V4]),
             peer_range_toml("127.0.0.0/29", 64512, type="route reflector client"),
         )
     )
@@ -404,12 +398,7 @@ async def test_gtsm_peer_reaches_a_listener_shared_with_plain_peers(
     c = make_node(sockdir, "127.0.0.3", 64512, "198.18.0.3")
     speaker_a = await speakers.start(
         config(
-            speaker_toml(
-                asn=64512,
-                router_id=RID_A,
-                listen=[f"{A}:{a.port}"],
-                control_socket=a.control_socket,
-            ),
+            a.speaker(),
             peer_toml(B, 64512, port=b.port, passive=True, ttl_security=1),
             peer_toml(c.address, 64512, port=c.port, passive=True),
         )
