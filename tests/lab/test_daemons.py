@@ -20,6 +20,7 @@ import pytest
 
 from pybgp.lab import (
     DAEMONS,
+    Bird,
     CommandError,
     Lab,
     Namespace,
@@ -244,7 +245,13 @@ def test_shutdown_message_reports_the_text_the_sender_sent(pair: Pair, tmp_path:
 def test_every_option_gives_a_configuration_the_daemon_accepts(kind: str, tmp_path: Path) -> None:
     neighbors = [
         Neighbor(
-            "198.18.22.2", ASN_B, "198.18.22.1", password="pw", port=1179, families=("ipv4", "ipv6")
+            "198.18.22.2",
+            ASN_B,
+            "198.18.22.1",
+            password="pw",
+            port=1179,
+            families=("ipv4", "ipv6"),
+            ttl_security=2,  # GTSM (RFC 5082) two hops away, over eBGP
         ),
         Neighbor(
             "2001:db8:22::3",
@@ -253,7 +260,9 @@ def test_every_option_gives_a_configuration_the_daemon_accepts(kind: str, tmp_pa
             passive=True,
             hold_time=9,
             families=("ipv4", "ipv6"),
+            ttl_security=1,  # GTSM over iBGP, directly connected
         ),
+        Neighbor("198.18.23.4", 65003, "198.18.22.1", multihop=3),  # eBGP multihop
     ]
     routes = [
         announced(Pair(kind, kind, subnet=22, ibgp=True), 1, "ipv4"),
@@ -305,3 +314,51 @@ def test_freeze_thaw_and_restart(kind: str, tmp_path: Path) -> None:
 
 def _state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+# -- GTSM and multihop in the written configurations (no daemon, no root) ------------------
+
+
+def test_neighbor_checks_gtsm_hop_count_and_multihop() -> None:
+    assert Neighbor("198.18.1.2", ASN_B, "198.18.1.1", ttl_security=1).min_ttl == 255
+    assert Neighbor("198.18.1.2", ASN_B, "198.18.1.1", ttl_security=254).min_ttl == 2
+    assert Neighbor("198.18.1.2", ASN_B, "198.18.1.1").min_ttl is None
+    for bad in ({"ttl_security": 0}, {"ttl_security": 255}, {"multihop": 0}, {"multihop": 256}):
+        with pytest.raises(ValueError):
+            Neighbor("198.18.1.2", ASN_B, "198.18.1.1", **bad)
+
+
+def _protocol_block(config: str, neighbor: str) -> list[str]:
+    """The lines of the ``protocol bgp`` block for ``neighbor`` in a BIRD configuration."""
+    name = "n_" + neighbor.replace(".", "_")
+    block = config.split(f"protocol bgp {name} {{", 1)[1].split("\n}", 1)[0]
+    return [line.strip() for line in block.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize(
+    ("options", "ibgp", "wanted", "unwanted"),
+    [
+        ({"ttl_security": 1}, False, ["ttl security on;"], ["multihop", "direct;"]),
+        ({"ttl_security": 1}, True, ["ttl security on;", "direct;"], ["multihop"]),
+        # BIRD derives GTSM's minimum TTL from multihop (256 - hops).
+        ({"ttl_security": 2}, False, ["ttl security on;", "multihop 2;"], []),
+        ({"ttl_security": 2}, True, ["multihop 2;"], ["direct;"]),
+        ({"ttl_security": 1, "multihop": 3}, False, ["multihop 1;", "ttl security on;"], []),
+        ({"multihop": 3}, False, ["multihop 3;"], ["ttl security"]),
+        ({}, False, [], ["multihop", "ttl security"]),
+    ],
+)
+def test_bird_takes_the_gtsm_hop_count_from_multihop(
+    options: dict[str, int], ibgp: bool, wanted: list[str], unwanted: list[str], tmp_path: Path
+) -> None:
+    lab = Lab("conf", tmp_path)  # no namespace is created
+    ns = Namespace("pybgp-conf-a-1", "a", tmp_path)
+    neighbor = Neighbor("198.18.1.2", ASN_A if ibgp else ASN_B, "198.18.1.1", **options)
+    config = Bird(lab, ns, asn=ASN_A, router_id="198.18.1.1", neighbors=[neighbor]).config()
+    lines = _protocol_block(config, "198.18.1.2")
+    for line in wanted:
+        assert line in lines, config
+    for word in unwanted:
+        assert not any(line.startswith(word) for line in lines), config
+    # Next hops two hops away resolve through connected routes.
+    assert ("protocol direct" in config) == any(line.startswith("multihop") for line in lines)

@@ -106,7 +106,8 @@ class Bird(PeerDaemon):
             "log stderr all;",
             "protocol device { scan time 10; }",
         ]
-        if not self.link_local_next_hop:
+        if not self.link_local_next_hop or any(self._multihop(n) for n in self.neighbors):
+            # Connected routes, so that next hops can be resolved recursively.
             parts.append("protocol direct { ipv4; ipv6; }")
         for family in FAMILIES:
             routes = self.routes_of(family)
@@ -133,13 +134,15 @@ class Bird(PeerDaemon):
             # Listen on the session's local address only; BIRD wants it for all sessions
             # of a port or none.
             lines.append("  strict bind on;")
-        if self.is_ibgp(neighbor):
+        multihop = self._multihop(neighbor)
+        if multihop:
+            lines.append(f"  {multihop};")
+        elif self.is_ibgp(neighbor):
             # iBGP is multihop by default: next hops would be resolved recursively and,
             # without an IGP, stay unreachable.  The lab's neighbours share a link.
             lines.append("  direct;")
-        global_only = not self.link_local_next_hop and neighbor.transport == "ipv6"
-        if global_only and not self.is_ibgp(neighbor):
-            lines.append("  multihop;")  # no link-local part in the next hops we send
+        if neighbor.ttl_security is not None:
+            lines.append("  ttl security on;")  # RFC 5082 GTSM; hop count from multihop
         if neighbor.passive:
             lines.append("  passive on;")
         if neighbor.password:
@@ -151,6 +154,24 @@ class Bird(PeerDaemon):
             lines.append(f"  {family} {{ {' '.join(options)} }};")
         lines.append("}")
         return "\n".join(lines)
+
+    def _multihop(self, neighbor: Neighbor) -> str | None:
+        """The ``multihop`` option of ``neighbor``'s protocol, if it needs one.
+
+        BIRD takes GTSM's hop count from ``multihop`` (bgp.c: ``hops = multihop ? : 1``,
+        minimum TTL 256 - hops), so with ``ttl security on`` a neighbour that is not
+        directly connected, or more than one hop away, gets ``multihop <ttl_security>``.
+        A bare ``multihop`` would mean 64 hops.
+        """
+        global_only = not self.link_local_next_hop and neighbor.transport == "ipv6"
+        # No link-local part in the next hops we send (see the class docstring).
+        apart = neighbor.multihop is not None or (global_only and not self.is_ibgp(neighbor))
+        hops = neighbor.ttl_security
+        if hops is not None and (apart or hops > 1):
+            return f"multihop {hops}"
+        if neighbor.multihop is not None:
+            return f"multihop {neighbor.multihop}"
+        return "multihop" if apart else None
 
     def _prepare(self) -> None:
         self.write("bird.conf", self.config())

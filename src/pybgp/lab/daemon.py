@@ -13,6 +13,10 @@ Conventions shared by all daemons:
 - ``Route.next_hop`` ``None`` when announcing means "the daemon's own choice" (its
   session address).  ``local_pref`` only travels on iBGP sessions (RFC 4271 5.1.5).
 - Timers are short (connect retry 1 s, short error wait) so that tests run fast.
+- ``Neighbor.ttl_security`` is GTSM's hop count (RFC 5082) in every daemon's own words:
+  BIRD ``ttl security on`` (+ ``multihop N``), FRR ``ttl-security hops N``, GoBGP
+  ``ttl-min = 256 - N``, ExaBGP ``incoming-ttl 256 - N``, pybgp ``ttl-security = N``.
+  ``Neighbor.multihop`` says the neighbour is not on a shared link (eBGP multihop).
 """
 
 from __future__ import annotations
@@ -72,11 +76,21 @@ class Neighbor:
     hold_time: int = 90
     families: tuple[str, ...] = ("ipv4",)
     port: int = 179  # the neighbour's port, for connecting out
+    #: GTSM (RFC 5082): send with TTL 255 and accept only TTL >= 256 - N, N hops at most.
+    ttl_security: int | None = None
+    #: The neighbour is not on a shared link but up to this many hops away (eBGP
+    #: multihop: the TTL sent without GTSM; with GTSM the TTL is 255 whatever this says).
+    multihop: int | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.families) - set(FAMILIES)
         if unknown or not self.families:
             raise ValueError(f"families must be a non-empty subset of {FAMILIES}: {unknown}")
+        # RFC 5082 3: the hop count leaves a minimum TTL of 255 - (N - 1), 2..255.
+        if self.ttl_security is not None and not 1 <= self.ttl_security <= 254:
+            raise ValueError(f"ttl_security must be a hop count 1..254, not {self.ttl_security}")
+        if self.multihop is not None and not 1 <= self.multihop <= 255:
+            raise ValueError(f"multihop must be a TTL 1..255, not {self.multihop}")
         if family_of(self.address) != family_of(self.local_address):
             raise ValueError(f"{self.address} and {self.local_address} differ in family")
 
@@ -84,6 +98,13 @@ class Neighbor:
     def transport(self) -> str:
         """The address family the TCP session runs over."""
         return family_of(self.address)
+
+    @property
+    def min_ttl(self) -> int | None:
+        """The lowest TTL GTSM accepts from this neighbour, ``None`` without GTSM."""
+        if self.ttl_security is None:
+            return None
+        return 256 - self.ttl_security  # RFC 5082 3 (1): TTL >= 255 - (hops - 1)
 
 
 @dataclass(frozen=True)

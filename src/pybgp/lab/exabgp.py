@@ -118,6 +118,12 @@ class ExaBGP(PeerDaemon):
         ]
         if neighbor.password:
             lines.append(f'  md5-password "{neighbor.password}";')
+        if neighbor.min_ttl is not None:
+            # RFC 5082 GTSM: ExaBGP 5 checks arrivals with IP_MINTTL = incoming-ttl and,
+            # without an outgoing-ttl, sends with TTL 255.
+            lines.append(f"  incoming-ttl {neighbor.min_ttl};")
+        elif neighbor.multihop is not None:
+            lines.append(f"  outgoing-ttl {neighbor.multihop};")
         families = " ".join(f"{family} unicast;" for family in neighbor.families)
         lines += [
             f"  family {{ {families} }}",

@@ -110,6 +110,12 @@ class Frr(PeerDaemon):
             lines.append(f"{peer} passive")
         if neighbor.password:
             lines.append(f"{peer} password {neighbor.password}")
+        if neighbor.ttl_security is not None:
+            # RFC 5082 GTSM.  bgpd refuses it together with ebgp-multihop, and needs no
+            # multihop with it: GTSM sends with TTL 255 anyway.
+            lines.append(f"{peer} ttl-security hops {neighbor.ttl_security}")
+        elif neighbor.multihop is not None and not self.is_ibgp(neighbor):
+            lines.append(f"{peer} ebgp-multihop {neighbor.multihop}")  # iBGP: TTL 255 already
         if neighbor.transport == "ipv6" and "ipv4" in neighbor.families:
             lines.append(f"{peer} capability extended-nexthop")  # RFC 8950
         return lines

@@ -20,7 +20,7 @@ from itertools import count
 from typing import Any
 
 from pybgp.lab.daemon import Neighbor, PeerDaemon, Route
-from pybgp.lab.netns import Lab, Namespace, wait_until
+from pybgp.lab.netns import CommandError, Lab, Namespace, wait_until
 
 __all__ = ["GoBGP"]
 
@@ -95,6 +95,20 @@ class GoBGP(PeerDaemon):
             f"    remote-port = {neighbor.port}",
             f"    passive-mode = {'true' if neighbor.passive else 'false'}",
         ]
+        if neighbor.min_ttl is not None:
+            # RFC 5082 GTSM: GoBGP sends with TTL 255 and takes the minimum TTL itself.
+            # It refuses ebgp-multihop alongside, and needs none: TTL 255 goes far enough.
+            lines += [
+                "  [neighbors.ttl-security.config]",
+                "    enabled = true",
+                f"    ttl-min = {neighbor.min_ttl}",
+            ]
+        elif neighbor.multihop is not None and not self.is_ibgp(neighbor):
+            lines += [
+                "  [neighbors.ebgp-multihop.config]",
+                "    enabled = true",
+                f"    multihop-ttl = {neighbor.multihop}",
+            ]
         for family in neighbor.families:
             lines += [
                 "  [[neighbors.afi-safis]]",
@@ -187,8 +201,14 @@ class GoBGP(PeerDaemon):
         for neighbor in self.neighbors:
             if family not in neighbor.families:
                 continue
-            out = self._gobgp("neighbor", neighbor.address, "adj-in", "-a", family, "-j").stdout
-            table = json.loads(out) if out.strip() else {}
+            done = self._gobgp(
+                "neighbor", neighbor.address, "adj-in", "-a", family, "-j", check=False
+            )
+            if done.returncode != 0:
+                if "is not established" in done.stdout + done.stderr:
+                    continue  # GoBGP has no Adj-RIB-In for a session that is down
+                raise CommandError(done.returncode, done.args, done.stdout, done.stderr)
+            table = json.loads(done.stdout) if done.stdout.strip() else {}
             for prefix, paths in sorted(table.items()):
                 routes += [parse_path(prefix, path) for path in paths]
         return sorted(routes, key=lambda r: r.prefix)

@@ -120,6 +120,9 @@ class Pybgp(PeerDaemon):
             }
             if neighbor.password:
                 keys["password"] = neighbor.password
+            if neighbor.ttl_security is not None:
+                keys["ttl-security"] = neighbor.ttl_security  # RFC 5082 GTSM
+            # `multihop` needs no key: pybgp sends with the kernel's default TTL (64).
             lines += ["", "[[peer]]", *(f"{key} = {_toml(value)}" for key, value in keys.items())]
         return "\n".join(lines) + "\n"
 
