@@ -408,6 +408,40 @@ async def test_gtsm_peer_reaches_a_listener_shared_with_plain_peers(
     await wait_established(speaker_b, A)
 
 
+async def test_gtsm_on_a_shared_listener_checks_the_saved_syn(
+    speakers: Speakers, sockdir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A listener shared by B (GTSM, one hop) and C (none) cannot drop SYNs by TTL, so it
+    keeps each SYN and checks its TTL at accept: B's address two hops away (TTL 254)
+    gets its connection closed before its OPEN is read, and no OPEN back (RFC 5082 3)."""
+    a = make_node(sockdir, A, 64512, RID_A)
+    b = make_node(sockdir, B, 64512, RID_B)
+    c = make_node(sockdir, "127.0.0.3", 64512, "198.18.0.3")
+    speaker_a = await speakers.start(
+        config(
+            a.speaker(),
+            peer_toml(B, 64512, port=b.port, passive=True, ttl_security=1),
+            peer_toml(c.address, 64512, port=c.port, passive=True),
+        )
+    )
+    caplog.set_level(logging.INFO, logger="pybgp")
+    loop = asyncio.get_running_loop()
+    with socket.socket() as far:
+        far.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 254)
+        far.setblocking(False)
+        far.bind((B, 0))
+        async with asyncio.timeout(5):
+            await loop.sock_connect(far, (A, a.port))  # no SYN filter on this listener
+            await loop.sock_sendall(far, Open.for_speaker(64512, 9, RID_B, []).encode())
+            received = b""
+            while chunk := await loop.sock_recv(far, 4096):
+                received += chunk
+    assert received == b""
+    await wait_for(lambda: "SYN arrived with TTL 254" in caplog.text, what="the GTSM log line")
+    row = peer_status(speaker_a, B)
+    assert row is not None and row["messages"]["received"]["open"] == 0
+
+
 async def _connect_with_ttl(source: str, port: int, ttl: int) -> bool:
     """Whether a TCP connection from `source` with IP TTL `ttl` gets through."""
     loop = asyncio.get_running_loop()

@@ -189,15 +189,23 @@ class PeerDriver:
             link.service()
 
     def accept(self, sock: socket.socket) -> bool:
-        """The peer connected to us; False if the connection is refused."""
+        """The peer connected to us; False (and a log line) if the connection is refused."""
         session = self.session
+        try:
+            transport.accepted(sock, self.peer.ttl_security)
+        except transport.TransportError as exc:
+            log.warning("%s: refused connection: %s", self.name, exc)
+            return False
         if self.admin_down or session.state is State.IDLE:
-            return False  # RFC 4271 8.2.2 Idle: "refuses all incoming BGP connections"
+            # RFC 4271 8.2.2 Idle: "refuses all incoming BGP connections".
+            log.info("%s: refused connection in state %s", self.name, session.state)
+            return False
         if session.state is State.ACTIVE and not session.connected:
             self._adopt(self.primary, sock)
             return True
         if self.secondary is not None:
-            return False  # a third connection: one collision at a time
+            log.info("%s: refused a third connection during a collision", self.name)
+            return False
         # Connect (our attempt in flight), OpenSent, OpenConfirm or Established: a second
         # connection, kept apart until its OPEN decides (RFC 4271 6.8).
         link = self._new_link()
@@ -207,7 +215,6 @@ class PeerDriver:
         return True
 
     def _adopt(self, link: Link, sock: socket.socket) -> None:
-        transport.accepted(sock, self.peer.ttl_security)
         task = self.loop.create_task(
             self.loop.connect_accepted_socket(lambda: link.protocol(outgoing=False), sock)
         )

@@ -141,8 +141,9 @@ class Speaker:
 
         The hop count is set only when every peer of that family asks for GTSM, so that
         the check (RFC 5082 3) covers the SYN too; each accepted connection then gets its
-        own peer's hop count (`transport.accepted`).  When only some do, the listener still
-        sends with TTL 255, or its SYN-ACK would fail those peers' own check.
+        own peer's hop count (`transport.accepted`, which checks the saved SYN).  When only
+        some do, the listener still sends with TTL 255, or its SYN-ACK would fail those
+        peers' own check.
         """
         hops = [p.ttl_security for p in self.config.peers if p.address.version == version]
         hops += [r.ttl_security for r in self.config.peer_ranges if r.prefix.version == version]
@@ -158,7 +159,12 @@ class Speaker:
             try:
                 hops, max_ttl = self._gtsm(version)
                 sock = transport.open_listener(
-                    host, port, self._md5_keys(version), ttl_security=hops, max_ttl=max_ttl
+                    host,
+                    port,
+                    self._md5_keys(version),
+                    ttl_security=hops,
+                    max_ttl=max_ttl,
+                    save_syn=max_ttl,
                 )
             except transport.TransportError as exc:
                 if host in ("0.0.0.0", "::") and self.speaker.listen == (
@@ -199,8 +205,7 @@ class Speaker:
                 return
             driver = self._add_peer(peer, dynamic=True)
             driver.start()
-        if not driver.accept(sock):
-            log.info("%s: refused connection in state %s", driver.name, driver.session.state)
+        if not driver.accept(sock):  # it logged why
             sock.close()
 
     def _add_peer(self, peer: PeerConfig, dynamic: bool) -> PeerDriver:

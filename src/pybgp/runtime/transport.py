@@ -46,6 +46,7 @@ __all__ = [
     "set_max_ttl",
     "set_md5_key",
     "set_ttl_security",
+    "syn_ttl",
     "tune",
 ]
 
@@ -58,6 +59,8 @@ TCP_MD5SIG_EXT = 32
 TCP_MD5SIG_FLAG_PREFIX = 1
 TCP_MD5SIG_MAXKEYLEN = 80
 TCP_NOTSENT_LOWAT = getattr(socket, "TCP_NOTSENT_LOWAT", 25)
+TCP_SAVE_SYN = 27  # linux/tcp.h: keep the SYN of each connection a listener accepts
+TCP_SAVED_SYN = 28  # read it back (network and TCP headers) from the accepted socket
 NOTSENT_LOWAT = 64 * 1024  # unsent octets the kernel holds for one BGP socket
 # linux/in.h, linux/in6.h
 IP_FREEBIND = 15
@@ -301,6 +304,7 @@ def open_listener(
     backlog: int = 64,
     ttl_security: int | None = None,
     max_ttl: bool = False,
+    save_syn: bool = False,
 ) -> socket.socket:
     """A non-blocking BGP listening socket on ``host``:``port``.
 
@@ -308,7 +312,8 @@ def open_listener(
     answered for a keyed peer. ``ttl_security`` applies GTSM to every
     connection: IP_MINTTL on a listener filters SYNs, while on an accepted
     socket it only filters later segments.  ``max_ttl`` only sends with TTL 255
-    (SYN-ACKs included), for a listener some of whose peers use GTSM.
+    (SYN-ACKs included), for a listener some of whose peers use GTSM, and
+    ``save_syn`` keeps each SYN so that `accepted` can check its TTL.
     """
     where = _hostport(host, port)
     try:
@@ -330,6 +335,8 @@ def open_listener(
         set_ttl_security(sock, ttl_security)
         if max_ttl and ttl_security is None:
             set_max_ttl(sock)
+        if save_syn:
+            sock.setsockopt(socket.IPPROTO_TCP, TCP_SAVE_SYN, 1)
         step = "bind"
         sock.bind(sockaddr)
         step = "listen"
@@ -346,13 +353,37 @@ def open_listener(
     return sock
 
 
+def syn_ttl(sock: socket.socket) -> int | None:
+    """The TTL (hop limit) the connection's SYN arrived with, if the listener saved it."""
+    try:
+        syn = sock.getsockopt(socket.IPPROTO_TCP, TCP_SAVED_SYN, 512)
+    except OSError:
+        return None
+    if len(syn) >= 20 and syn[0] >> 4 == 4:
+        return syn[8]  # IPv4 header: Time to Live
+    if len(syn) >= 40 and syn[0] >> 4 == 6:
+        return syn[7]  # IPv6 header: Hop Limit
+    return None
+
+
 def accepted(sock: socket.socket, ttl_security: int | None) -> None:
     """Per-connection setup after accept(): tuning and GTSM for that peer.
 
-    The MD5 key needs nothing here: the kernel copies the listener's key for
-    the peer onto the new socket.
+    A listener shared with peers that do not use GTSM cannot filter SYNs by TTL, so
+    the SYN it saved (`open_listener(save_syn=True)`) is checked here, before anything
+    the peer sent is read: RFC 5082 3 wants no packet from too far away accepted.
+    Raises TransportError when the SYN fails the check.  The MD5 key needs nothing
+    here: the kernel copies the listener's key for the peer onto the new socket.
     """
     tune(sock)
+    if ttl_security is not None:
+        ttl = syn_ttl(sock)
+        least = 256 - ttl_security
+        if ttl is not None and ttl < least:
+            raise TransportError(
+                f"GTSM: the SYN arrived with TTL {ttl}; {ttl_security} hop(s) means "
+                f"{least} or more (RFC 5082 3)"
+            )
     set_ttl_security(sock, ttl_security)
 
 
