@@ -1,7 +1,8 @@
 """Keepalives keep flowing while a large table streams to a slow peer.
 
 The failure users of ExaBGP and GoBGP report most: the speaker is busy sending a big
-table, its KEEPALIVEs queue behind the UPDATEs, and the peer's HoldTimer expires.
+table, its KEEPALIVEs queue behind the UPDATEs, and a peer that is slow to read (or
+counts only KEEPALIVEs) lets its HoldTimer expire.
 pybgp sends control messages before UPDATEs (session.data_to_send), lets UPDATEs into
 the transport only while it holds little (link.WRITE_HIGH) and caps the kernel's
 unsent queue (TCP_NOTSENT_LOWAT), so a KEEPALIVE waits behind about 128 KiB at most.

@@ -16,9 +16,21 @@ import time
 from dataclasses import dataclass, field
 
 from pybgp.wire import MessageType
+from pybgp.wire.capabilities import Capability, GracefulRestart, Multiprotocol
+from pybgp.wire.constants import Afi, Safi
 from pybgp.wire.messages import Keepalive, MessageReader
 from pybgp.wire.open import Open
 from pybgp.wire.update import decode_update
+
+# What the reader's OPEN announces besides its AS (Open.for_speaker adds Four-Octet AS):
+# - Multiprotocol IPv4 unicast (RFC 4760 8): BIRD 2 refuses an OPEN whose capabilities
+#   lack it ("Required capability missing");
+# - Graceful Restart with no families, a "receiving speaker" (RFC 4724 3): FRR and GoBGP
+#   send the End-of-RIB that ends the reading only to a peer that announces it.
+READER_CAPABILITIES: list[Capability] = [
+    Multiprotocol(Afi.IPV4, Safi.UNICAST),
+    GracefulRestart(0, 120),
+]
 
 
 @dataclass
@@ -61,7 +73,8 @@ async def read_table(
         sock.bind((source, 0))
         sock.setblocking(False)
         await loop.sock_connect(sock, target)
-        hello = Open.for_speaker(asn, hold_time, router_id, []).encode() + Keepalive().encode()
+        hello = Open.for_speaker(asn, hold_time, router_id, READER_CAPABILITIES).encode()
+        hello += Keepalive().encode()
         await loop.sock_sendall(sock, hello)
         reader = MessageReader(65535)
         last_sent = time.monotonic()
