@@ -388,11 +388,8 @@ async def test_gtsm_on_both_ends_establishes(speakers: Speakers, sockdir: Path) 
     await wait_established(speaker_b, A)
 
 
-async def test_gtsm_peer_reaches_a_listener_shared_with_plain_peers(
-    speakers: Speakers, sockdir: Path
-) -> None:
-    """A listens for B (GTSM) and C (none): it must still answer B's SYN with TTL 255,
-    or B's own GTSM check drops the SYN-ACK."""
+async def _shared_gtsm_listener(speakers: Speakers, sockdir: Path) -> tuple[Speaker, Node, Node]:
+    """Speaker A, passive towards B (GTSM, one hop) and C (no GTSM): one shared listener."""
     a = make_node(sockdir, A, 64512, RID_A)
     b = make_node(sockdir, B, 64512, RID_B)
     c = make_node(sockdir, "127.0.0.3", 64512, "198.18.0.3")
@@ -403,6 +400,15 @@ async def test_gtsm_peer_reaches_a_listener_shared_with_plain_peers(
             peer_toml(c.address, 64512, port=c.port, passive=True),
         )
     )
+    return speaker_a, a, b
+
+
+async def test_gtsm_peer_reaches_a_listener_shared_with_plain_peers(
+    speakers: Speakers, sockdir: Path
+) -> None:
+    """A listens for B (GTSM) and C (none): it must still answer B's SYN with TTL 255,
+    or B's own GTSM check drops the SYN-ACK."""
+    speaker_a, a, b = await _shared_gtsm_listener(speakers, sockdir)
     speaker_b = await speakers.start(b.config(a, ttl_security=1))
     await wait_established(speaker_a, B)
     await wait_established(speaker_b, A)
@@ -414,16 +420,7 @@ async def test_gtsm_on_a_shared_listener_checks_the_saved_syn(
     """A listener shared by B (GTSM, one hop) and C (none) cannot drop SYNs by TTL, so it
     keeps each SYN and checks its TTL at accept: B's address two hops away (TTL 254)
     gets its connection closed before its OPEN is read, and no OPEN back (RFC 5082 3)."""
-    a = make_node(sockdir, A, 64512, RID_A)
-    b = make_node(sockdir, B, 64512, RID_B)
-    c = make_node(sockdir, "127.0.0.3", 64512, "198.18.0.3")
-    speaker_a = await speakers.start(
-        config(
-            a.speaker(),
-            peer_toml(B, 64512, port=b.port, passive=True, ttl_security=1),
-            peer_toml(c.address, 64512, port=c.port, passive=True),
-        )
-    )
+    speaker_a, a, _b = await _shared_gtsm_listener(speakers, sockdir)
     caplog.set_level(logging.INFO, logger="pybgp")
     loop = asyncio.get_running_loop()
     with socket.socket() as far:
