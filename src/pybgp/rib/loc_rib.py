@@ -1,0 +1,102 @@
+"""Loc-RIB (RFC 4271 3.2, 9.1): every prefix's candidate paths and the best of them.
+
+Each prefix holds its paths (one per source: a peer, or ourselves) and the best path
+with the step that chose it.  A change of paths runs the decision process for that
+prefix only (RFC 4271 9.1.2: "upon ... an UPDATE"), and reports a `BestChange` when
+the best path (or its absence) changed, which is what the Adj-RIBs-Out and the FIB
+follow.  A peer that goes down takes all its paths in one call (`remove_source`).
+
+Standard library only, no I/O.  Not yet wired into the runtime (issue 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from ..wire.constants import Family
+from .decision import DEFAULT_OPTIONS, Options, Path, Source, select
+
+
+@dataclass(frozen=True, slots=True)
+class BestChange:
+    family: Family
+    key: bytes
+    best: Path | None  # None: the prefix has no path any more
+    reason: str
+    previous: Path | None
+
+
+@dataclass(slots=True)
+class _Entry:
+    paths: tuple[Path, ...]
+    best: Path
+    reason: str
+
+
+class LocRib:
+    def __init__(self, options: Options = DEFAULT_OPTIONS) -> None:
+        self.options = options
+        self._tables: dict[Family, dict[bytes, _Entry]] = {}
+
+    def set_path(self, family: Family, key: bytes, path: Path) -> BestChange | None:
+        """Add `path`, or replace the path from the same source."""
+        table = self._tables.setdefault(family, {})
+        entry = table.get(key)
+        if entry is None:
+            table[key] = _Entry((path,), path, "only path")
+            return BestChange(family, key, path, "only path", None)
+        others = tuple(p for p in entry.paths if p.source != path.source)
+        return self._decide(family, key, entry, (*others, path))
+
+    def remove_path(self, family: Family, key: bytes, source: Source) -> BestChange | None:
+        """Withdraw the path `source` gave for `key` (nothing happens if it gave none)."""
+        entry = self._tables.get(family, {}).get(key)
+        if entry is None:
+            return None
+        paths = tuple(p for p in entry.paths if p.source != source)
+        if len(paths) == len(entry.paths):
+            return None
+        return self._decide(family, key, entry, paths)
+
+    def remove_source(
+        self, source: Source, keys: Iterable[tuple[Family, bytes]]
+    ) -> list[BestChange]:
+        """Withdraw every path `source` gave (its Adj-RIB-In's keys): a peer went down."""
+        changes = []
+        for family, key in keys:
+            change = self.remove_path(family, key, source)
+            if change is not None:
+                changes.append(change)
+        return changes
+
+    def _decide(
+        self, family: Family, key: bytes, entry: _Entry, paths: tuple[Path, ...]
+    ) -> BestChange | None:
+        previous = entry.best
+        if not paths:
+            del self._tables[family][key]
+            return BestChange(family, key, None, "withdrawn", previous)
+        chosen = select(paths, self.options)
+        assert chosen is not None
+        best, reason = chosen
+        entry.paths, entry.best, entry.reason = paths, best, reason
+        if best is previous:
+            return None
+        return BestChange(family, key, best, reason, previous)
+
+    # --- reading -------------------------------------------------------------------------
+    def best(self, family: Family, key: bytes) -> tuple[Path, str] | None:
+        entry = self._tables.get(family, {}).get(key)
+        return None if entry is None else (entry.best, entry.reason)
+
+    def paths(self, family: Family, key: bytes) -> tuple[Path, ...]:
+        entry = self._tables.get(family, {}).get(key)
+        return () if entry is None else entry.paths
+
+    def items(self, family: Family) -> Iterator[tuple[bytes, Path, str]]:
+        for key, entry in self._tables.get(family, {}).items():
+            yield key, entry.best, entry.reason
+
+    def __len__(self) -> int:
+        return sum(len(table) for table in self._tables.values())
