@@ -3,12 +3,13 @@ reported (RFC 4271 9.1)."""
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pybgp.rib.decision import Path, Source, select
+from pybgp.rib.decision import Path, PathInterner, Source, select
 from pybgp.rib.loc_rib import LocRib
 from pybgp.wire.attributes import PathAttributes
 from pybgp.wire.constants import AS_SEQUENCE, IPV4_UNICAST
@@ -87,3 +88,24 @@ def test_replacing_a_worse_path_reports_nothing() -> None:
     best = rib.best(IPV4_UNICAST, KEYS[0])
     assert best is not None and best[1] == "local-pref"
     assert len(rib.paths(IPV4_UNICAST, KEYS[0])) == 2
+
+
+def test_interned_paths_are_shared_and_released() -> None:
+    """One Path per (attributes, source, next hop): a peer's thousand prefixes with one
+    attribute set cost one object; it goes when no route holds it any more."""
+    interner = PathInterner()
+    attrs = PathAttributes(origin=0, local_pref=100)
+    first = interner.get(attrs, SOURCES[0], b"\x01")
+    assert interner.get(attrs, SOURCES[0], b"\x01") is first
+    assert interner.get(attrs, SOURCES[1], b"\x01") is not first
+    assert interner.get(attrs.replace(med=1), SOURCES[0], b"\x01") is not first
+    rib = LocRib()
+    for key in KEYS:
+        rib.set_path(IPV4_UNICAST, key, interner.get(attrs, SOURCES[2], b"\x02"))
+    assert {rib.best(IPV4_UNICAST, key)[0] for key in KEYS} == {  # type: ignore[index]
+        interner.get(attrs, SOURCES[2], b"\x02")
+    }
+    del first
+    rib.remove_source(SOURCES[2], [(IPV4_UNICAST, key) for key in KEYS])
+    gc.collect()
+    assert len(interner) == 0  # no route and no name holds any of them now

@@ -13,6 +13,7 @@ before it gets here (RFC 4271 9.1.2 (c): an unresolvable next hop excludes the p
 from __future__ import annotations
 
 import ipaddress
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -36,14 +37,49 @@ class Source:
 LOCAL = Source(address=None, router_id=0)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Path:
-    """One candidate path for a prefix."""
+    """One candidate path for a prefix.
+
+    Many prefixes share one path (a peer sends thousands of prefixes with one attribute
+    set and one next hop): `PathInterner` hands out one object for them all.
+    """
 
     attributes: PathAttributes
     source: Source
     next_hop: bytes | None = None
     igp_cost: int = 0  # cost to the next hop, from the IGP cost hook (0 when none)
+
+
+class PathInterner:
+    """One `Path` object per (attributes, source, next hop, IGP cost) in use.
+
+    Keyed by the attributes' identity: the codec interns attribute sets already
+    (`wire.AttributeCache`), so equal sets are the same object, and the cache keeps each
+    one alive while a Path refers to it.  Entries go when no route holds the Path.
+    """
+
+    def __init__(self) -> None:
+        self._paths: weakref.WeakValueDictionary[tuple[object, ...], Path] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def get(
+        self,
+        attributes: PathAttributes,
+        source: Source,
+        next_hop: bytes | None,
+        igp_cost: int = 0,
+    ) -> Path:
+        key = (id(attributes), source, next_hop, igp_cost)
+        path = self._paths.get(key)
+        if path is None or path.attributes is not attributes:
+            path = Path(attributes, source, next_hop, igp_cost)
+            self._paths[key] = path
+        return path
+
+    def __len__(self) -> int:
+        return len(self._paths)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,12 @@
 """Loc-RIB (RFC 4271 3.2, 9.1): every prefix's candidate paths and the best of them.
 
 Each prefix holds its paths (one per source: a peer, or ourselves) and the best path
-with the step that chose it.  A change of paths runs the decision process for that
-prefix only (RFC 4271 9.1.2: "upon ... an UPDATE"), and reports a `BestChange` when
-the best path (or its absence) changed, which is what the Adj-RIBs-Out and the FIB
-follow.  A peer that goes down takes all its paths in one call (`remove_source`).
+with the step that chose it.  Most prefixes have a single path: for them the table holds
+that (shared, interned) `Path` itself, and nothing per prefix besides the dict slot.
+A change of paths runs the decision process for that prefix only (RFC 4271 9.1.2:
+"upon ... an UPDATE"), and reports a `BestChange` when the best path (or its absence)
+changed, which is what the Adj-RIBs-Out and the FIB follow.  A peer that goes down
+takes all its paths in one call (`remove_source`).
 
 Standard library only, no I/O.  Not yet wired into the runtime (issue 4).
 """
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 
 from ..wire.constants import Family
 from .decision import DEFAULT_OPTIONS, Options, Path, Source, select
+
+ONLY_PATH = "only path"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,27 +41,38 @@ class _Entry:
 class LocRib:
     def __init__(self, options: Options = DEFAULT_OPTIONS) -> None:
         self.options = options
-        self._tables: dict[Family, dict[bytes, _Entry]] = {}
+        # key -> the only Path, or an _Entry when there are several.
+        self._tables: dict[Family, dict[bytes, Path | _Entry]] = {}
 
     def set_path(self, family: Family, key: bytes, path: Path) -> BestChange | None:
         """Add `path`, or replace the path from the same source."""
         table = self._tables.setdefault(family, {})
-        entry = table.get(key)
-        if entry is None:
-            table[key] = _Entry((path,), path, "only path")
-            return BestChange(family, key, path, "only path", None)
-        others = tuple(p for p in entry.paths if p.source != path.source)
-        return self._decide(family, key, entry, (*others, path))
+        held = table.get(key)
+        if held is None:
+            table[key] = path
+            return BestChange(family, key, path, ONLY_PATH, None)
+        if isinstance(held, Path):
+            if held.source == path.source:
+                table[key] = path
+                return None if held is path else BestChange(family, key, path, ONLY_PATH, held)
+            return self._decide(family, key, held, (held, path))
+        others = tuple(p for p in held.paths if p.source != path.source)
+        return self._decide(family, key, held.best, (*others, path))
 
     def remove_path(self, family: Family, key: bytes, source: Source) -> BestChange | None:
         """Withdraw the path `source` gave for `key` (nothing happens if it gave none)."""
-        entry = self._tables.get(family, {}).get(key)
-        if entry is None:
+        held = self._tables.get(family, {}).get(key)
+        if held is None:
             return None
-        paths = tuple(p for p in entry.paths if p.source != source)
-        if len(paths) == len(entry.paths):
+        if isinstance(held, Path):
+            if held.source != source:
+                return None
+            del self._tables[family][key]
+            return BestChange(family, key, None, "withdrawn", held)
+        paths = tuple(p for p in held.paths if p.source != source)
+        if len(paths) == len(held.paths):
             return None
-        return self._decide(family, key, entry, paths)
+        return self._decide(family, key, held.best, paths)
 
     def remove_source(
         self, source: Source, keys: Iterable[tuple[Family, bytes]]
@@ -71,32 +86,40 @@ class LocRib:
         return changes
 
     def _decide(
-        self, family: Family, key: bytes, entry: _Entry, paths: tuple[Path, ...]
+        self, family: Family, key: bytes, previous: Path, paths: tuple[Path, ...]
     ) -> BestChange | None:
-        previous = entry.best
-        if not paths:
-            del self._tables[family][key]
-            return BestChange(family, key, None, "withdrawn", previous)
-        chosen = select(paths, self.options)
-        assert chosen is not None
-        best, reason = chosen
-        entry.paths, entry.best, entry.reason = paths, best, reason
+        table = self._tables[family]
+        if len(paths) == 1:
+            table[key] = best = paths[0]
+            reason = ONLY_PATH
+        else:
+            chosen = select(paths, self.options)
+            assert chosen is not None
+            best, reason = chosen
+            table[key] = _Entry(paths, best, reason)
         if best is previous:
             return None
         return BestChange(family, key, best, reason, previous)
 
     # --- reading -------------------------------------------------------------------------
     def best(self, family: Family, key: bytes) -> tuple[Path, str] | None:
-        entry = self._tables.get(family, {}).get(key)
-        return None if entry is None else (entry.best, entry.reason)
+        held = self._tables.get(family, {}).get(key)
+        if held is None:
+            return None
+        return (held, ONLY_PATH) if isinstance(held, Path) else (held.best, held.reason)
 
     def paths(self, family: Family, key: bytes) -> tuple[Path, ...]:
-        entry = self._tables.get(family, {}).get(key)
-        return () if entry is None else entry.paths
+        held = self._tables.get(family, {}).get(key)
+        if held is None:
+            return ()
+        return (held,) if isinstance(held, Path) else held.paths
 
     def items(self, family: Family) -> Iterator[tuple[bytes, Path, str]]:
-        for key, entry in self._tables.get(family, {}).items():
-            yield key, entry.best, entry.reason
+        for key, held in self._tables.get(family, {}).items():
+            if isinstance(held, Path):
+                yield key, held, ONLY_PATH
+            else:
+                yield key, held.best, held.reason
 
     def __len__(self) -> int:
         return sum(len(table) for table in self._tables.values())
