@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -124,8 +124,19 @@ def finish_capture(dump: Process) -> None:
     log(dump.log_text().strip().replace("\n", "; "))
 
 
-def start(daemon: D) -> D:
-    """Start ``daemon`` (from its verbatim configuration) and return it."""
+def start(
+    kind: type[D],
+    the_lab: Lab,
+    ns: Namespace,
+    asn: int,
+    router_id: str,
+    config_text: str,
+    **options: Any,
+) -> D:
+    """Start a ``kind`` daemon from its verbatim configuration and return it."""
+    daemon = kind(
+        the_lab, ns, asn=asn, router_id=router_id, neighbors=(), config_text=config_text, **options
+    )
     daemon.start()
     return daemon
 
@@ -166,17 +177,9 @@ def start_exabgp(the_lab: Lab, ns: Namespace, asn: int, router_id: str, config: 
     ``tcp_attempts=1`` stops ExaBGP from reconnecting right after the closing
     NOTIFICATION, which would add a stray OPEN to the capture.
     """
-    daemon = ExaBGP(
-        the_lab,
-        ns,
-        asn=asn,
-        router_id=router_id,
-        neighbors=(),
-        config_text=config,
-        tcp_attempts=1,
-        binary=exabgp_binary(),
+    return start(
+        ExaBGP, the_lab, ns, asn, router_id, config, tcp_attempts=1, binary=exabgp_binary()
     )
-    return start(daemon)
 
 
 def exacmd(daemon: ExaBGP, line: str) -> None:
@@ -225,23 +228,20 @@ def scenario_bird(the_lab: Lab, pcap: Path) -> None:
     ns_a, ns_b = pair(the_lab, "bird", "gobgp", subnet=1)
     dump = capture(the_lab, ns_a, pcap)
     gobgp = start(
-        GoBGP(
-            the_lab,
-            ns_b,
-            asn=64512,
-            router_id="198.18.1.2",
-            neighbors=(),
-            config_text=gobgp_passive_config(64512, "198.18.1.2", "198.18.1.1", 4200000001, 120),
-        )
+        GoBGP,
+        the_lab,
+        ns_b,
+        64512,
+        "198.18.1.2",
+        config_text=gobgp_passive_config(64512, "198.18.1.2", "198.18.1.1", 4200000001, 120),
     )
     bird = start(
-        Bird(
-            the_lab,
-            ns_a,
-            asn=4200000001,
-            router_id="198.18.1.1",
-            neighbors=(),
-            config_text="""
+        Bird,
+        the_lab,
+        ns_a,
+        4200000001,
+        "198.18.1.1",
+        config_text="""
 router id 198.18.1.1;
 log stderr all;
 protocol device {}
@@ -287,7 +287,6 @@ protocol bgp gobgp {
   ipv6 { import all; export filter to_peer; next hop address 2001:db8:1::1; };
 }
 """,
-        )
     )
     established(bird, "gobgp")
     time.sleep(1.5)
@@ -336,13 +335,12 @@ def scenario_bird_addpath(the_lab: Lab, pcap: Path) -> None:
     # Three static protocols originate the same prefixes; with ``add paths`` BIRD
     # exports every one of them, each under its own path identifier.
     bird_b = start(
-        Bird(
-            the_lab,
-            ns_b,
-            asn=4200000020,
-            router_id="198.18.2.2",
-            neighbors=(),
-            config_text="""
+        Bird,
+        the_lab,
+        ns_b,
+        4200000020,
+        "198.18.2.2",
+        config_text="""
 router id 198.18.2.2;
 log stderr all;
 protocol device {}
@@ -359,18 +357,16 @@ protocol bgp peer_a {
   neighbor 198.18.2.1 as 4200000002;
   passive on;
 """
-            + session % "2001:db8:2::2"
-            + "}\n",
-        )
+        + session % "2001:db8:2::2"
+        + "}\n",
     )
     bird_a = start(
-        Bird(
-            the_lab,
-            ns_a,
-            asn=4200000002,
-            router_id="198.18.2.1",
-            neighbors=(),
-            config_text="""
+        Bird,
+        the_lab,
+        ns_a,
+        4200000002,
+        "198.18.2.1",
+        config_text="""
 router id 198.18.2.1;
 log stderr all;
 protocol device {}
@@ -393,9 +389,8 @@ protocol bgp peer_b {
   local 198.18.2.1 as 4200000002;
   neighbor 198.18.2.2 as 4200000020;
 """
-            + session % "2001:db8:2::1"
-            + "}\n",
-        )
+        + session % "2001:db8:2::1"
+        + "}\n",
     )
     established(bird_a, "peer_b")
     established(bird_b, "peer_a")
@@ -415,14 +410,12 @@ def scenario_gobgp(the_lab: Lab, pcap: Path) -> None:
     ns_g, ns_x = pair(the_lab, "gobgp", "exabgp", subnet=3)
     dump = capture(the_lab, ns_g, pcap)
     gobgp = start(
-        GoBGP(
-            the_lab,
-            ns_g,
-            asn=4200000003,
-            router_id="198.18.3.1",
-            neighbors=(),
-            config_text=gobgp_passive_config(4200000003, "198.18.3.1", "198.18.3.2", 64503, 90),
-        )
+        GoBGP,
+        the_lab,
+        ns_g,
+        4200000003,
+        "198.18.3.1",
+        config_text=gobgp_passive_config(4200000003, "198.18.3.1", "198.18.3.2", 64503, 90),
     )
     ns_g.wait_listening(timeout=15)
     exabgp = start_exabgp(
@@ -518,13 +511,12 @@ def scenario_frr(the_lab: Lab, pcap: Path) -> None:
     ns_f, ns_b = pair(the_lab, "frr", "bird", subnet=4)
     dump = capture(the_lab, ns_f, pcap)
     bird = start(
-        Bird(
-            the_lab,
-            ns_b,
-            asn=65004,
-            router_id="198.18.4.2",
-            neighbors=(),
-            config_text="""
+        Bird,
+        the_lab,
+        ns_b,
+        65004,
+        "198.18.4.2",
+        config_text="""
 router id 198.18.4.2;
 log stderr all;
 protocol device {}
@@ -544,18 +536,16 @@ protocol bgp frr {
   ipv6 { import all; export filter to_frr; };
 }
 """,
-        )
     )
     ns_b.wait_listening(timeout=15)
     frr = start(
-        Frr(
-            the_lab,
-            ns_f,
-            asn=4200000004,
-            router_id="198.18.4.1",
-            neighbors=(),
-            listen=["2001:db8:4::1"],
-            config_text="""
+        Frr,
+        the_lab,
+        ns_f,
+        4200000004,
+        "198.18.4.1",
+        listen=["2001:db8:4::1"],
+        config_text="""
 frr defaults traditional
 hostname frr-pybgp
 domainname capture.example
@@ -600,7 +590,6 @@ router bgp 4200000004
 exit
 !
 """,
-        )
     )
     established(frr, "2001:db8:4::2")
     time.sleep(2)
@@ -626,13 +615,12 @@ def scenario_exabgp(the_lab: Lab, pcap: Path) -> None:
     ns_x, ns_b = pair(the_lab, "exabgp", "bird", subnet=5)
     dump = capture(the_lab, ns_x, pcap)
     bird = start(
-        Bird(
-            the_lab,
-            ns_b,
-            asn=4200000005,
-            router_id="198.18.5.2",
-            neighbors=(),
-            config_text="""
+        Bird,
+        the_lab,
+        ns_b,
+        4200000005,
+        "198.18.5.2",
+        config_text="""
 router id 198.18.5.2;
 log stderr all;
 protocol device {}
@@ -648,7 +636,6 @@ protocol bgp exa {
   ipv6 { import all; export all; add paths on; next hop address 2001:db8:5::2; };
 }
 """,
-        )
     )
     ns_b.wait_listening(timeout=15)
     exabgp = start_exabgp(
@@ -717,13 +704,12 @@ def scenario_exabgp_as2(the_lab: Lab, pcap: Path) -> None:
     ns_x, ns_b = pair(the_lab, "exabgp", "bird", subnet=6)
     dump = capture(the_lab, ns_x, pcap)
     bird = start(
-        Bird(
-            the_lab,
-            ns_b,
-            asn=4200000006,
-            router_id="198.18.6.2",
-            neighbors=(),
-            config_text="""
+        Bird,
+        the_lab,
+        ns_b,
+        4200000006,
+        "198.18.6.2",
+        config_text="""
 router id 198.18.6.2;
 log stderr all;
 protocol device {}
@@ -748,7 +734,6 @@ protocol bgp exa {
   ipv4 { import all; export filter to_exa; };
 }
 """,
-        )
     )
     ns_b.wait_listening(timeout=15)
     start_exabgp(
