@@ -13,10 +13,9 @@ import ipaddress
 import json
 import re
 import sys
-from collections.abc import Sequence
 from typing import Any
 
-from pybgp.lab.daemon import Neighbor, PeerDaemon, Route
+from pybgp.lab.daemon import PeerDaemon, Route
 from pybgp.lab.netns import Lab, Namespace, wait_until
 from pybgp.runtime.control import ControlError, request
 
@@ -72,25 +71,13 @@ class Pybgp(PeerDaemon):
         lab: Lab,
         ns: Namespace,
         *,
-        asn: int,
-        router_id: str,
-        neighbors: Sequence[Neighbor],
-        announce: Sequence[Route] = (),
-        listen: Sequence[str] = (),
-        config_text: str | None = None,
         peer_types: dict[str, str] | None = None,
         connect_retry: int = 1,
+        **common: Any,
     ) -> None:
-        super().__init__(
-            lab,
-            ns,
-            asn=asn,
-            router_id=router_id,
-            neighbors=neighbors,
-            announce=announce,
-            listen=listen,
-            config_text=config_text,
-        )
+        """``common``: the keyword arguments of :class:`PeerDaemon`.  ``peer_types``: the
+        ``type`` label per neighbour address, as `pybgp status` shows it."""
+        super().__init__(lab, ns, **common)
         self.peer_types = peer_types or {}
         self.connect_retry = connect_retry
         self.socket = str(self.dir / "pybgp.sock")
