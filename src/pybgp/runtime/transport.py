@@ -32,7 +32,7 @@ import ipaddress
 import os
 import socket
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 __all__ = [
     "IPAddress",
@@ -297,6 +297,29 @@ def local_of(sock: socket.socket) -> tuple[IPAddress, int]:
 # ---------------------------------------------------------------- listeners
 
 
+@contextlib.contextmanager
+def _closed_on_failure(
+    sock: socket.socket, where: str, step: Callable[[], str] | None = None
+) -> Iterator[None]:
+    """Close `sock` if the block fails; a kernel error becomes a TransportError that says
+    `where` (and `step()`, the operation under way) and why.  Timeouts pass as they are."""
+    try:
+        yield
+    except TransportError as exc:
+        sock.close()
+        raise TransportError(f"{where}: {exc}", exc.errno) from exc
+    except TimeoutError:
+        sock.close()
+        raise
+    except OSError as exc:
+        sock.close()
+        doing = f"{step()}: " if step is not None else ""
+        raise TransportError(f"{where}: {doing}{_why(exc)}", exc.errno) from exc
+    except BaseException:
+        sock.close()
+        raise
+
+
 def open_listener(
     host: str,
     port: int,
@@ -322,7 +345,7 @@ def open_listener(
         raise TransportError(f"listen on {where}: not a numeric address ({exc})") from exc
     sock = socket.socket(family, socket.SOCK_STREAM)
     step = "socket options"
-    try:
+    with _closed_on_failure(sock, f"listen on {where}", lambda: step):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             # IPv4 gets its own listener, so "0.0.0.0" and "::" can both be bound.
@@ -341,15 +364,6 @@ def open_listener(
         sock.bind(sockaddr)
         step = "listen"
         sock.listen(backlog)
-    except TransportError as exc:
-        sock.close()
-        raise TransportError(f"listen on {where}: {exc}", exc.errno) from exc
-    except OSError as exc:
-        sock.close()
-        raise TransportError(f"listen on {where}: {step}: {_why(exc)}", exc.errno) from exc
-    except BaseException:
-        sock.close()
-        raise
     return sock
 
 
@@ -414,29 +428,20 @@ async def connect(
     except (OSError, UnicodeError) as exc:
         raise TransportError(f"{where}: bad address ({exc})") from exc
     sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
+    with _closed_on_failure(sock, where):
         tune(sock)
         if local_address is not None:
             local_family, local = _resolve(str(local_address), 0, passive=False)
             if local_family != family:
-                raise TransportError(f"{where}: address families differ", errno.EAFNOSUPPORT)
+                raise TransportError("address families differ", errno.EAFNOSUPPORT)
             sock.bind(local)
         if password:
             set_md5_key(sock, address, password)
         set_ttl_security(sock, ttl_security)
         loop = asyncio.get_running_loop()
-        async with asyncio.timeout(timeout):
-            await loop.sock_connect(sock, sockaddr)
-    except TimeoutError as exc:
-        sock.close()
-        raise TimeoutError(f"{where}: no answer within {timeout:g} s") from exc
-    except TransportError as exc:
-        sock.close()
-        raise TransportError(f"{where}: {exc}", exc.errno) from exc
-    except OSError as exc:
-        sock.close()
-        raise TransportError(f"{where}: {_why(exc)}", exc.errno) from exc
-    except BaseException:
-        sock.close()
-        raise
+        try:
+            async with asyncio.timeout(timeout):
+                await loop.sock_connect(sock, sockaddr)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{where}: no answer within {timeout:g} s") from exc
     return sock
