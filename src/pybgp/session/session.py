@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..wire.constants import HEADER_LEN, MAX_MESSAGE_LEN, Family, MessageType
@@ -113,6 +114,8 @@ class Session:
         self._down_notification: tuple[Notification, bool] | None = None
         self._retry_in: float | None = None
         self._now = 0.0
+        # What settles the FSM's guarded rows (fsm.Guarded); the config never changes.
+        self._facts = {"delay_open": config.delay_open > 0, "passive": config.passive}
 
     # --- the driver's inputs -------------------------------------------------------------
     def start(self, now: float, passive: bool | None = None) -> None:
@@ -308,9 +311,6 @@ class Session:
         self._fire(Input.ROUTE_REFRESH_MSG, now)
 
     # --- the FSM -------------------------------------------------------------------------
-    def _facts(self) -> dict[str, bool]:
-        return {"delay_open": self.config.delay_open > 0, "passive": self.config.passive}
-
     def _fire(self, event: Input, now: float) -> None:
         """Follow the table's row for `event`, then any automatic start it led to."""
         self._now = now
@@ -320,7 +320,7 @@ class Session:
 
     def _follow(self, event: Input, now: float) -> Input | None:
         old = self.state
-        new, actions = lookup(old, event, self._facts())
+        new, actions = lookup(old, event, self._facts)
         produced: list[ev.Event] = []
         followup: Input | None = None
         for action in actions:
@@ -356,80 +356,94 @@ class Session:
         self._retry_in = None
         self.established_at = None
 
+    # One method per FSM action (fsm.Action); `_ACTIONS` maps each action to its method,
+    # so following a row costs one dictionary lookup per step.
     def _act(
         self, action: Action, old: State, now: float, produced: list[ev.Event]
     ) -> Input | None:
-        timers = self._timers
-        config = self.config
-        if action is Action.ZERO_CONNECT_RETRY_COUNTER:
-            self.connect_retry_counter = 0
-        elif action is Action.INCREMENT_CONNECT_RETRY_COUNTER:
-            self.connect_retry_counter += 1
-        elif action is Action.START_CONNECT_RETRY_TIMER:
-            timers.start(Timer.CONNECT_RETRY, config.connect_retry, now)
-        elif action is Action.STOP_CONNECT_RETRY_TIMER:
-            timers.stop(Timer.CONNECT_RETRY)
-        elif action is Action.START_DELAY_OPEN_TIMER:
-            timers.start(Timer.DELAY_OPEN, config.delay_open, now)
-        elif action is Action.STOP_DELAY_OPEN_TIMER:
-            timers.stop(Timer.DELAY_OPEN)
-        elif action is Action.START_LARGE_HOLD_TIMER:
-            timers.start(Timer.HOLD, LARGE_HOLD_TIME, now)
-        elif action is Action.RESTART_HOLD_TIMER:
-            assert self.negotiated is not None
-            timers.start(Timer.HOLD, self.negotiated.hold_time, now)
-        elif action is Action.START_KEEPALIVE_TIMER:
-            assert self.negotiated is not None
-            timers.start(Timer.KEEPALIVE, self.negotiated.keepalive_time, now)
-        elif action is Action.INITIATE_TCP:
-            produced.append(ev.OpenConnection())
-        elif action is Action.DROP_TCP:
-            self._drop(produced)
-        elif action is Action.SEND_OPEN:
-            self._local_open = local_open(config)
-            self._queue_control(self._local_open.encode(), MessageType.OPEN)
-        elif action is Action.SEND_KEEPALIVE:
-            self._queue_control(Keepalive().encode(), MessageType.KEEPALIVE)
-        elif action is Action.SEND_ERROR_NOTIFICATION:
-            assert self._error is not None
-            self._notify(Notification.from_error(self._error), produced)
-        elif action is Action.SEND_CEASE:
-            self._notify(self._shutdown, produced)
-        elif action is Action.SEND_HOLD_TIMER_EXPIRED:
-            self._notify(Notification(ErrorCode.HOLD_TIMER_EXPIRED, 0), produced)
-        elif action is Action.SEND_FSM_ERROR:
-            self.info = f"Sent: FSM error, unexpected message in {old}"
-            self._notify(Notification(ErrorCode.FSM, _FSM_SUBCODES.get(old, 0)), produced)
-        elif action is Action.SEND_COLLISION_CEASE:
-            cease = Notification(ErrorCode.CEASE, CeaseSubcode.CONNECTION_COLLISION_RESOLUTION)
-            self._notify(cease, produced)
-        elif action is Action.PROCESS_OPEN:
-            self._process_open()
-        elif action is Action.DELIVER_NOTIFICATION:
-            if isinstance(self._message, Notification):
-                produced.append(ev.NotificationReceived(self._message))
-        elif action is Action.DELIVER_UPDATE:
-            self._deliver_update(produced)
-        elif action is Action.DELIVER_ROUTE_REFRESH:
-            self._deliver_route_refresh(produced)
-        elif action is Action.SESSION_UP:
-            assert self.negotiated is not None
-            self.established_at = now
-            self.info = ""
-            produced.append(ev.SessionEstablished(self.negotiated))
-        elif action is Action.RELEASE_RESOURCES:
-            self._release()
-        elif action is Action.DAMP_PEER_OSCILLATIONS:
-            if not self._stopped:
-                self._retry_in = self.damper.session_ended(self.established_at, now)
-                timers.start(Timer.IDLE_HOLD, self._retry_in, now)
-        elif action is Action.AUTOMATIC_RESTART:
-            if self._stopped:
-                return None
-            if config.passive:
-                return Input.AUTOMATIC_START_WITH_PASSIVE_TCP
-            return Input.AUTOMATIC_START
-        return None
+        return _ACTIONS[action](self, old, now, produced)
+
+    def _zero_connect_retry_counter(self, old: State, now: float, out: list[ev.Event]) -> None:
+        self.connect_retry_counter = 0
+
+    def _increment_connect_retry_counter(self, old: State, now: float, out: list[ev.Event]) -> None:
+        self.connect_retry_counter += 1
+
+    def _start_connect_retry_timer(self, old: State, now: float, out: list[ev.Event]) -> None:
+        self._timers.start(Timer.CONNECT_RETRY, self.config.connect_retry, now)
+
+    def _stop_connect_retry_timer(self, old: State, now: float, out: list[ev.Event]) -> None:
+        self._timers.stop(Timer.CONNECT_RETRY)
+
+    def _start_delay_open_timer(self, old: State, now: float, out: list[ev.Event]) -> None:
+        self._timers.start(Timer.DELAY_OPEN, self.config.delay_open, now)
+
+    def _stop_delay_open_timer(self, old: State, now: float, out: list[ev.Event]) -> None:
+        self._timers.stop(Timer.DELAY_OPEN)
+
+    def _start_large_hold_timer(self, old: State, now: float, out: list[ev.Event]) -> None:
+        self._timers.start(Timer.HOLD, LARGE_HOLD_TIME, now)
+
+    def _restart_hold_timer(self, old: State, now: float, out: list[ev.Event]) -> None:
+        assert self.negotiated is not None
+        self._timers.start(Timer.HOLD, self.negotiated.hold_time, now)
+
+    def _start_keepalive_timer(self, old: State, now: float, out: list[ev.Event]) -> None:
+        assert self.negotiated is not None
+        self._timers.start(Timer.KEEPALIVE, self.negotiated.keepalive_time, now)
+
+    def _initiate_tcp(self, old: State, now: float, out: list[ev.Event]) -> None:
+        out.append(ev.OpenConnection())
+
+    def _drop_tcp(self, old: State, now: float, out: list[ev.Event]) -> None:
+        self._drop(out)
+
+    def _send_open(self, old: State, now: float, out: list[ev.Event]) -> None:
+        self._local_open = local_open(self.config)
+        self._queue_control(self._local_open.encode(), MessageType.OPEN)
+
+    def _send_keepalive(self, old: State, now: float, out: list[ev.Event]) -> None:
+        self._queue_control(_KEEPALIVE, MessageType.KEEPALIVE)
+
+    def _send_error_notification(self, old: State, now: float, out: list[ev.Event]) -> None:
+        assert self._error is not None
+        self._notify(Notification.from_error(self._error), out)
+
+    def _send_cease(self, old: State, now: float, out: list[ev.Event]) -> None:
+        self._notify(self._shutdown, out)
+
+    def _send_hold_timer_expired(self, old: State, now: float, out: list[ev.Event]) -> None:
+        self._notify(Notification(ErrorCode.HOLD_TIMER_EXPIRED, 0), out)
+
+    def _send_fsm_error(self, old: State, now: float, out: list[ev.Event]) -> None:
+        self.info = f"Sent: FSM error, unexpected message in {old}"
+        self._notify(Notification(ErrorCode.FSM, _FSM_SUBCODES.get(old, 0)), out)
+
+    def _send_collision_cease(self, old: State, now: float, out: list[ev.Event]) -> None:
+        cease = Notification(ErrorCode.CEASE, CeaseSubcode.CONNECTION_COLLISION_RESOLUTION)
+        self._notify(cease, out)
+
+    def _deliver_notification(self, old: State, now: float, out: list[ev.Event]) -> None:
+        if isinstance(self._message, Notification):
+            out.append(ev.NotificationReceived(self._message))
+
+    def _session_up(self, old: State, now: float, out: list[ev.Event]) -> None:
+        assert self.negotiated is not None
+        self.established_at = now
+        self.info = ""
+        out.append(ev.SessionEstablished(self.negotiated))
+
+    def _damp_peer_oscillations(self, old: State, now: float, out: list[ev.Event]) -> None:
+        if not self._stopped:
+            self._retry_in = self.damper.session_ended(self.established_at, now)
+            self._timers.start(Timer.IDLE_HOLD, self._retry_in, now)
+
+    def _automatic_restart(self, old: State, now: float, out: list[ev.Event]) -> Input | None:
+        if self._stopped:
+            return None
+        if self.config.passive:
+            return Input.AUTOMATIC_START_WITH_PASSIVE_TCP
+        return Input.AUTOMATIC_START
 
     def _queue_control(self, data: bytes, kind: MessageType = MessageType.ROUTE_REFRESH) -> None:
         self._control += data
@@ -453,7 +467,7 @@ class Session:
         self._updates.clear()
         self._update_octets = 0
 
-    def _release(self) -> None:
+    def _release_resources(self, old: State, now: float, out: list[ev.Event]) -> None:
         self._timers.stop(Timer.HOLD)
         self._timers.stop(Timer.KEEPALIVE)
         self._timers.stop(Timer.DELAY_OPEN)
@@ -462,7 +476,7 @@ class Session:
         self._local_open = None
         self._reader = MessageReader(MAX_MESSAGE_LEN)
 
-    def _process_open(self) -> None:
+    def _process_open(self, old: State, now: float, out: list[ev.Event]) -> None:
         assert self._peer_open is not None
         if self._local_open is None:  # DelayOpen: ours is sent right after this step
             self._local_open = local_open(self.config)
@@ -470,7 +484,7 @@ class Session:
         # RFC 8654 4: larger messages only once both sides announced the capability.
         self._reader.max_len = self.negotiated.receive_context.max_message_len
 
-    def _deliver_update(self, produced: list[ev.Event]) -> None:
+    def _deliver_update(self, old: State, now: float, produced: list[ev.Event]) -> None:
         update = self._message
         assert isinstance(update, Update)
         family = update.end_of_rib()
@@ -479,7 +493,7 @@ class Session:
         else:
             produced.append(ev.UpdateReceived(update))
 
-    def _deliver_route_refresh(self, produced: list[ev.Event]) -> None:
+    def _deliver_route_refresh(self, old: State, now: float, produced: list[ev.Event]) -> None:
         refresh = self._message
         assert isinstance(refresh, RouteRefresh) and self.negotiated is not None
         # RFC 2918 4: a family that was not negotiated is ignored; RFC 7313 4: so is an
@@ -487,3 +501,11 @@ class Session:
         if refresh.family not in self.negotiated.families or refresh.subtype not in (SUBTYPE_NAMES):
             return
         produced.append(ev.RouteRefreshReceived(refresh.family, refresh.subtype))
+
+
+_KEEPALIVE = Keepalive().encode()
+_ActionMethod = Callable[[Session, State, float, list[ev.Event]], Input | None]
+# Every fsm.Action, and the Session method that carries it out (`Session._<action>`).
+_ACTIONS: dict[Action, _ActionMethod] = {
+    action: getattr(Session, f"_{action.name.lower()}") for action in Action
+}
