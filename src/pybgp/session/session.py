@@ -186,7 +186,7 @@ class Session:
         self._reader.feed(data)
         try:
             for kind, body in self._reader.frames():
-                self.counters.received[_MESSAGE_NAMES[MessageType(kind)]] += 1
+                self.counters.received[_MESSAGE_NAMES[kind]] += 1
                 self._receive_message(kind, body, now)
                 if not self.connected:
                     return
