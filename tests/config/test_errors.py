@@ -475,7 +475,8 @@ CASES: list[tuple[str, str, str]] = [
         "range-retry",
         R + "connect-retry = 5",
         "peer-range[0].connect-retry: unknown key; expected one of: prefix, asn, type, password,"
-        " ttl-security, families, hold-time, keepalive-time, delay-open",
+        " ttl-security, families, hold-time, keepalive-time, delay-open, rr-client,"
+        " next-hop-self, import, export",
     ),
 ]
 

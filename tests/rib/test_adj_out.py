@@ -77,11 +77,11 @@ def test_adj_rib_out_equals_a_recomputation(ops: list[tuple]) -> None:
             (family, key), source = a, b
             change = loc.remove_path(family, key, source)
         else:
-            apply(group.produce(a), peer_view)
+            apply([o.message for o in group.produce(a)], peer_view)
             continue
         if change is not None:
             group.changed(change.family, change.key, change.best)
-    apply(group.produce(), peer_view)
+    apply([o.message for o in group.produce()], peer_view)
     assert group.pending == 0
     for family in (IPV4_UNICAST, IPV6_UNICAST):
         expected = {
@@ -104,7 +104,7 @@ def test_churn_is_coalesced() -> None:
             if change is not None:
                 group.changed(change.family, change.key, change.best)
     assert group.pending == 1
-    (message,) = group.produce()
+    (message,) = [o.message for o in group.produce()]
     update = decode_message(message)
     assert update.nlri == [V4[0]] and update.attributes.med == 1
 
@@ -115,7 +115,7 @@ def test_prefixes_sharing_attributes_are_packed_together() -> None:
     keys = [prefix_key(f"10.{i >> 8}.{i & 255}.0/24") for i in range(2000)]
     for key in keys:
         group.changed(IPV4_UNICAST, key, path)
-    messages = group.produce()
+    messages = [o.message for o in group.produce()]
     assert len(messages) == 2  # 2,000 /24s at 4 octets each, about 1,011 per 4,096 octets
     assert sum(len(decode_message(m).nlri) for m in messages) == 2000
 
@@ -125,9 +125,9 @@ def test_produce_respects_its_budget_and_resumes() -> None:
     path = INTERNER.get(ATTRS[0], SOURCES[0], None)
     for key in V4:
         group.changed(IPV4_UNICAST, key, path)
-    first = group.produce(60)
+    first = [o.message for o in group.produce(60)]
     assert first and group.pending > 0
-    rest = group.produce()
+    rest = [o.message for o in group.produce()]
     assert group.pending == 0
     sent = [k for m in first + rest for k in decode_message(m).nlri]
     assert sorted(sent) == sorted(V4)

@@ -55,8 +55,16 @@ def test_export_matrix(learned_from: Kind, to: Kind, reflector: bool) -> None:
     ],
 )
 def test_well_known_communities(community: int, to: Kind, allowed: bool) -> None:
-    """RFC 1997: NO_ADVERTISE goes to nobody; NO_EXPORT(_SUBCONFED) stays in the AS."""
-    assert may_advertise(L, to, (community,), reflector=True) is allowed
+    """RFC 1997: a received route with NO_ADVERTISE goes to nobody; with
+    NO_EXPORT(_SUBCONFED) it stays in the AS."""
+    assert may_advertise(E, to, (community,), reflector=True) is allowed
+
+
+@pytest.mark.parametrize("community", [NO_ADVERTISE, NO_EXPORT, NO_EXPORT_SUBCONFED])
+def test_well_known_communities_on_our_own_routes_are_for_the_receiver(community: int) -> None:
+    """RFC 1997 speaks of routes *received* with them: on a route we originate they are
+    what we ask of the peer (a customer tags NO_EXPORT towards its provider)."""
+    assert may_advertise(L, E, (community,)) is True
 
 
 ROUTER_ID = bytes([198, 18, 0, 1])

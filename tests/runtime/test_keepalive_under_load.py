@@ -42,7 +42,7 @@ async def test_keepalives_reach_a_slow_peer_during_a_large_table(tmp_path: Path)
             pause=READ_PAUSE,
         )
         peer = next(iter(speaker.peers.values()))
-        assert peer.stats.advertised == ROUTES
+        assert peer.status()["advertised"] == ROUTES
     # The table took several keepalive intervals to get through...
     assert seen.transfer > 3 * 1.0, f"table arrived in {seen.transfer:.1f}s: too fast to tell"
     # ...and keepalives kept arriving all along, well within the hold time.

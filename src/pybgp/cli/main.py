@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import decode, peer, speak, status
+from . import decode, peer, reload, routes, speak, status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     speak.add_parser(commands)
     status.add_parser(commands)
     peer.add_parser(commands)
+    routes.add_parser(commands)
+    reload.add_parser(commands)
     return parser
 
 

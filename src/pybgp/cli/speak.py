@@ -1,8 +1,11 @@
-"""`pybgp speak -c FILE`: the node daemon.
+"""`pybgp speak -c FILE` (the node daemon) and `pybgp reflect -c FILE` (the route
+reflector).
 
-Loads and checks the whole configuration before anything starts (a bad one exits 2
-with the key named), then runs the `Speaker` until SIGTERM or SIGINT, when every
-session is closed with an RFC 9003 shutdown message.
+Both load and check the whole configuration before anything starts (a bad one exits 2
+with the key named), then run the `Speaker` until SIGTERM or SIGINT, when every
+session is closed with an RFC 9003 shutdown message.  SIGHUP (or `pybgp reload`)
+reads the file again and applies it without restarting unchanged sessions; a bad file
+is refused with the key named and the running configuration stays.
 """
 
 from __future__ import annotations
@@ -23,11 +26,27 @@ EXIT_CONFIG = 2
 
 
 def add_parser(commands: Any) -> None:
-    parser = commands.add_parser(
+    speak = commands.add_parser(
         "speak",
         help="run the BGP speaker (node daemon)",
         description="Run the BGP speaker described by a TOML configuration file.",
     )
+    _daemon_arguments(speak)
+    speak.set_defaults(run=run_speak, reflector=False, name="speak")
+    reflect = commands.add_parser(
+        "reflect",
+        help="run a BGP route reflector (RFC 4456)",
+        description=(
+            "Run a route reflector: the keys of `pybgp speak`, plus cluster-id under"
+            " [speaker] (default: the router id) and rr-client = true per peer or"
+            " peer-range.  It never touches the kernel."
+        ),
+    )
+    _daemon_arguments(reflect)
+    reflect.set_defaults(run=run_speak, reflector=True, name="reflect")
+
+
+def _daemon_arguments(parser: Any) -> None:
     parser.add_argument("-c", "--config", required=True, metavar="FILE", help="TOML file")
     parser.add_argument(
         "--log-level",
@@ -38,7 +57,6 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--check", action="store_true", help="only check the configuration, then exit"
     )
-    parser.set_defaults(run=run_speak)
 
 
 def setup_logging(level: str) -> None:
@@ -54,6 +72,7 @@ async def serve(speaker: Speaker) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, speaker.reload_logged)
     await speaker.start()
     await stop.wait()
     logging.getLogger("pybgp").info("stopping: closing every session")
@@ -66,7 +85,7 @@ def run_speak(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         # The key is the file name itself for unreadable files and TOML syntax errors.
         where = "" if exc.key == str(args.config) else f"{args.config}: "
-        print(f"pybgp speak: {where}{exc}", file=sys.stderr)
+        print(f"pybgp {args.name}: {where}{exc}", file=sys.stderr)
         return EXIT_CONFIG
     if args.check:
         print(f"{args.config}: configuration OK")
@@ -74,8 +93,8 @@ def run_speak(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
     logging.getLogger("pybgp").info("event loop: %s", loop_name())
     try:
-        run(serve(Speaker(config)))
+        run(serve(Speaker(config, reflector=args.reflector)))
     except (OSError, ControlError) as exc:  # a port, or the control socket, is taken
-        print(f"pybgp speak: {exc}", file=sys.stderr)
+        print(f"pybgp {args.name}: {exc}", file=sys.stderr)
         return 1
     return 0

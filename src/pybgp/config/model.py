@@ -7,8 +7,11 @@ tests and the runtime may also build them directly (the defaults match the TOML 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
+from pybgp.rib.policy import PolicyDefinition
 from pybgp.wire.constants import IPV4_UNICAST, IPV6_UNICAST, Family
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -66,6 +69,10 @@ class PeerConfig:
     ttl_security: int | None = None  # RFC 5082 GTSM hop count
     families: tuple[Family, ...] = ()  # () = the family of address
     timers: Timers = Timers()
+    rr_client: bool = False  # RFC 4456: this internal peer is our reflection client
+    next_hop_self: bool = False  # our address as NEXT_HOP on every route to this peer
+    import_policy: tuple[str, ...] = ()  # names of [[policy]] tables, applied in order
+    export_policy: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.families:
@@ -83,6 +90,10 @@ class PeerRangeConfig:
     ttl_security: int | None = None
     families: tuple[Family, ...] = ()  # () = the family of prefix
     timers: Timers = Timers()
+    rr_client: bool = False
+    next_hop_self: bool = False
+    import_policy: tuple[str, ...] = ()
+    export_policy: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.families:
@@ -103,6 +114,10 @@ class PeerRangeConfig:
             ttl_security=self.ttl_security,
             families=self.families,
             timers=self.timers,
+            rr_client=self.rr_client,
+            next_hop_self=self.next_hop_self,
+            import_policy=self.import_policy,
+            export_policy=self.export_policy,
         )
 
 
@@ -117,6 +132,9 @@ class SpeakerConfig:
     timers: Timers = Timers()
     damp_peer_oscillations: bool = True  # RFC 4271 8.1.1 DampPeerOscillations
     announce: tuple[Announcement, ...] = ()
+    cluster_id: str | None = None  # RFC 4456 7; None = the router id (when reflecting)
+    always_compare_med: bool = False  # compare MED across neighbouring ASes
+    deterministic_med: bool = False  # best per neighbouring AS first (order-independent)
 
 
 def _unmapped(address: IPAddress) -> IPAddress:
@@ -134,6 +152,11 @@ class Config:
     peers: tuple[PeerConfig, ...] = ()
     peer_ranges: tuple[PeerRangeConfig, ...] = ()
     source: str = "<config>"  # file name, for messages
+    # [[policy]] tables by name, in file order; peers name them in import / export.
+    # Left out of the hash: a mapping has none (equality still compares it).
+    policies: Mapping[str, PolicyDefinition] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )
 
     def match(self, address: IPAddress) -> PeerConfig | None:
         """The configured peer at address, else a PeerConfig from the most specific

@@ -27,6 +27,7 @@ from .model import (
     SpeakerConfig,
     family_of,
 )
+from .policy import NEIGHBOUR_POLICY_KEYS, check_references, policy_list, policy_map
 from .schema import UNSET, Key, array_of, as_table, child, item, read_table, reject_duplicates
 from .schema import wrong_type as _wrong_type
 from .timers import CONNECT_RETRY, TIMER_KEYS, pop_timers, resolve_timers
@@ -34,6 +35,7 @@ from .values import (
     asn,
     boolean,
     choice,
+    cluster_id,
     endpoint,
     integer,
     network,
@@ -53,6 +55,9 @@ SPEAKER_KEYS = (
     # RFC 4271 8.1.1: DampPeerOscillations (IdleHoldTime backs off exponentially).
     Key("damp-peer-oscillations", boolean, True),
     Key("announce", announce_list, ()),
+    Key("cluster-id", cluster_id, None),
+    Key("always-compare-med", boolean, False),
+    Key("deterministic-med", boolean, False),
 )
 
 # The keys [[peer]] and [[peer-range]] share.
@@ -69,6 +74,10 @@ NEIGHBOUR_KEYS = (
         UNSET,
     ),
     *(key for key in TIMER_KEYS if key is not CONNECT_RETRY),
+    # RFC 4456: an internal peer we reflect routes to and from as a client.
+    Key("rr-client", boolean, False),
+    Key("next-hop-self", boolean, False),
+    *NEIGHBOUR_POLICY_KEYS,  # import = [...], export = [...]: names of [[policy]] tables
 )
 
 PEER_KEYS = (
@@ -94,6 +103,7 @@ TOP_KEYS = (
     Key("speaker", as_table),
     Key("peer", tables, ()),
     Key("peer-range", tables, ()),
+    Key("policy", policy_list, ()),
 )
 
 
@@ -140,7 +150,20 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
     )
     # Nested ranges are fine (the most specific wins); the same prefix twice is not.
     reject_duplicates(ranges, "peer-range", lambda r: r.prefix, "prefix")
-    return Config(speaker=speaker, peers=peers, peer_ranges=ranges, source=source)
+    for name, neighbours in (("peer", peers), ("peer-range", ranges)):
+        for i, neighbour in enumerate(neighbours):
+            if neighbour.rr_client and neighbour.asn != speaker.asn:
+                # RFC 4456 5: clients are internal peers of the reflector.
+                raise ConfigError(
+                    child(item(name, i), "rr-client"),
+                    f"only for internal peers (asn {neighbour.asn} is not {speaker.asn})",
+                )
+    policies = policy_map(top["policy"])
+    check_references("peer", peers, policies)
+    check_references("peer-range", ranges, policies)
+    return Config(
+        speaker=speaker, peers=peers, peer_ranges=ranges, source=source, policies=policies
+    )
 
 
 def loads_config(text: str, source: str = "<string>") -> Config:

@@ -91,11 +91,13 @@ class Key:
     name: str  # as written in TOML: "hold-time"
     parse: Parser[Any]
     default: Any = REQUIRED  # a value, REQUIRED, or UNSET
+    # The dataclass attribute; "" = the name with '_' for '-' (hold-time -> hold_time).
+    # Set it when the TOML word would make a poor or reserved Python name (import).
+    attr: str = ""
 
-    @property
-    def attr(self) -> str:
-        """The dataclass attribute: hold-time -> hold_time."""
-        return self.name.replace("-", "_")
+    def __post_init__(self) -> None:
+        if not self.attr:
+            object.__setattr__(self, "attr", self.name.replace("-", "_"))
 
 
 def as_table(value: Any, key: str) -> Mapping[str, Any]:

@@ -114,6 +114,15 @@ def router_id(value: Any, key: str) -> str:
     return str(address)
 
 
+def cluster_id(value: Any, key: str) -> str:
+    """RFC 4456 7: a 4-octet CLUSTER_ID, written as a dotted quad or an integer."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 1 <= value <= 0xFFFFFFFF:
+            raise ConfigError(key, f"expected 1..4294967295, got {value}")
+        return str(ipaddress.IPv4Address(value))
+    return router_id(value, key)
+
+
 def network(value: Any, key: str) -> IPNetwork:
     """A prefix written with its length, host bits zero ('10.244.1.0/26')."""
     string = as_str(value, key)

@@ -41,10 +41,11 @@ class AdjRibIn:
         attributes = update.attributes
         if attributes is not None:
             for family, next_hop, keys in update.announcements():
-                table = self._tables.setdefault(family, {})
-                entry = (next_hop, attributes)
-                for key in keys:
-                    table[key] = entry
+                table = self._tables.get(family)
+                if table is None:
+                    table = self._tables[family] = {}
+                # One shared entry for the whole NLRI, stored at C speed.
+                table.update(dict.fromkeys(keys, (next_hop, attributes)))
                 added += len(keys)
         return added, removed
 
@@ -61,6 +62,22 @@ class AdjRibIn:
 
     def count(self, family: Family) -> int:
         return len(self._tables.get(family, {}))
+
+    def families(self) -> Iterator[Family]:
+        return iter(self._tables)
+
+    def keys(self, family: Family) -> list[bytes]:
+        return list(self._tables.get(family, ()))
+
+    def grouped(self, family: Family) -> Iterator[tuple[bytes | None, PathAttributes, list[bytes]]]:
+        """(next hop, attributes, keys): the routes of `family` by the entry they share."""
+        groups: dict[int, tuple[bytes | None, PathAttributes, list[bytes]]] = {}
+        for key, entry in self._tables.get(family, {}).items():
+            group = groups.get(id(entry))
+            if group is None:
+                group = groups[id(entry)] = (entry[0], entry[1], [])
+            group[2].append(key)
+        return iter(groups.values())
 
     def routes(self, family: Family | None = None) -> Iterator[ReceivedRoute]:
         for fam, table in self._tables.items():

@@ -32,6 +32,7 @@ class Source:
     address: Address | None  # None: originated by this speaker
     router_id: int  # the BGP Identifier from the peer's OPEN (ours for local routes)
     external: bool = False  # learned over eBGP
+    client: bool = False  # an internal peer that is our route-reflection client (RFC 4456)
 
 
 LOCAL = Source(address=None, router_id=0)

@@ -8,7 +8,7 @@ A change of paths runs the decision process for that prefix only (RFC 4271 9.1.2
 changed, which is what the Adj-RIBs-Out and the FIB follow.  A peer that goes down
 takes all its paths in one call (`remove_source`).
 
-Standard library only, no I/O.  Not yet wired into the runtime (issue 4).
+Standard library only, no I/O.
 """
 
 from __future__ import annotations
@@ -74,6 +74,59 @@ class LocRib:
             return None
         return self._decide(family, key, held.best, paths)
 
+    def set_many(
+        self, family: Family, keys: Iterable[bytes], path: Path
+    ) -> tuple[list[bytes], list[BestChange]]:
+        """`set_path` for many prefixes that got the same path (one UPDATE's NLRI).
+
+        Returns the keys whose best path is now `path` with reason "only path" (the common
+        case, kept as plain keys so that a big UPDATE costs no object per prefix), and
+        the other best-path changes.
+        """
+        table = self._tables.get(family)
+        if table is None:
+            table = self._tables[family] = {}
+        source = path.source
+        plain: list[bytes] = []
+        others: list[BestChange] = []
+        get = table.get
+        for key in keys:
+            held = get(key)
+            if held is None or (held.__class__ is Path and held.source is source):  # type: ignore[union-attr]
+                table[key] = path
+                if held is not path:
+                    plain.append(key)
+                continue
+            change = self.set_path(family, key, path)
+            if change is not None:
+                others.append(change)
+        return plain, others
+
+    def remove_many(
+        self, family: Family, keys: Iterable[bytes], source: Source
+    ) -> tuple[list[bytes], list[BestChange]]:
+        """`remove_path` for many prefixes: the keys now without any path, and the other
+        best-path changes."""
+        table = self._tables.get(family)
+        gone: list[bytes] = []
+        others: list[BestChange] = []
+        if not table:
+            return gone, others
+        get = table.get
+        for key in keys:
+            held = get(key)
+            if held is None:
+                continue
+            if held.__class__ is Path:
+                if held.source is source:  # type: ignore[union-attr]
+                    del table[key]
+                    gone.append(key)
+                continue
+            change = self.remove_path(family, key, source)
+            if change is not None:
+                others.append(change)
+        return gone, others
+
     def remove_source(
         self, source: Source, keys: Iterable[tuple[Family, bytes]]
     ) -> list[BestChange]:
@@ -120,6 +173,9 @@ class LocRib:
                 yield key, held, ONLY_PATH
             else:
                 yield key, held.best, held.reason
+
+    def families(self) -> list[Family]:
+        return [family for family, table in self._tables.items() if table]
 
     def __len__(self) -> int:
         return sum(len(table) for table in self._tables.values())

@@ -83,3 +83,25 @@ def export_local(
         large_communities=route.large_communities,
     )
     return attributes, next_hop
+
+
+def local_path(route: LocalRoute) -> tuple[PathAttributes, bytes | None]:
+    """The attributes and next hop `route` enters the Loc-RIB with.
+
+    They are the route as its owner wrote it, before any peer's rewrite: the export
+    (rib.export) prepends our AS towards eBGP (RFC 4271 5.1.2), adds LOCAL_PREF towards
+    iBGP (5.1.5) and puts our session address as NEXT_HOP where none was given (5.1.3).
+    """
+    next_hop = route.next_hop.packed if route.next_hop is not None else None
+    attributes = PathAttributes(
+        origin=route.origin,
+        as_path=((AS_SEQUENCE, route.as_path),) if route.as_path else (),
+        next_hop=next_hop
+        if route.family == IPV4_UNICAST and next_hop and len(next_hop) == 4
+        else None,
+        med=route.med,
+        local_pref=route.local_pref,
+        communities=route.communities,
+        large_communities=route.large_communities,
+    )
+    return attributes, next_hop

@@ -9,7 +9,7 @@
   LOCAL_PREF and MED towards eBGP (RFC 4271 5.1), ORIGINATOR_ID and CLUSTER_LIST when
   reflecting (RFC 4456 8).
 
-Standard library only, no I/O.  Not yet wired into the runtime (issue 4).
+Standard library only, no I/O.
 """
 
 from __future__ import annotations
@@ -58,6 +58,10 @@ def may_advertise(
     learned_from: Kind, to: Kind, communities: tuple[int, ...] = (), reflector: bool = False
 ) -> bool:
     """Whether a best path learned from a `learned_from` peer goes to a `to` peer."""
+    if learned_from is Kind.LOCAL:
+        # Our own route goes to every peer.  RFC 1997 rules apply to routes *received*
+        # with the communities: on ours they are what we ask of the receiver.
+        return True
     if NO_ADVERTISE in communities:
         return False  # RFC 1997: "MUST NOT be advertised to other BGP peers"
     if to is Kind.EBGP and (NO_EXPORT in communities or NO_EXPORT_SUBCONFED in communities):

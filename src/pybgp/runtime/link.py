@@ -54,7 +54,7 @@ class _Protocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.link.paused = False
-        self.link.service()
+        self.link.resumed()
 
 
 class Link:
@@ -72,6 +72,10 @@ class Link:
         self.transport: asyncio.Transport | None = None
         self.paused = False
         self.closed = False  # retired by its owner: no more servicing
+        # Called when the session's UPDATE queue has drained into a socket with room:
+        # the owner may produce more (UPDATEs are pulled, see runtime.outbound).
+        self.on_drain: Callable[[], None] | None = None
+        self._resumed = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._servicing = False
@@ -114,6 +118,10 @@ class Link:
             self.session.connection_failed(self.now, reason)
         self.service()
 
+    def resumed(self) -> None:
+        self._resumed = True
+        self.service()
+
     # --- the driver loop ---------------------------------------------------------------
     def service(self) -> None:
         """Hand events to the owner, write what the session has, re-arm the timer."""
@@ -129,28 +137,33 @@ class Link:
                     if isinstance(event, CloseConnection):
                         self._close_transport()
                     self.on_event(self, event)
-                self._write()
+                if self._write() and self.on_drain is not None:
+                    self.on_drain()
             self._arm_timer()
         finally:
             self._servicing = False
 
-    def _write(self) -> None:
+    def _write(self) -> bool:
         """Write control messages, then UPDATEs until the transport holds WRITE_HIGH.
 
         Going past WRITE_HIGH makes the transport call `pause_writing`, and its
         `resume_writing` brings us back here: the table keeps flowing at the peer's pace
-        with no other event needed.
+        with no other event needed.  True when the UPDATE queue has just drained (it
+        held some, or the socket just resumed) into a socket that has room left.
         """
         transport = self.transport
         if transport is None or transport.is_closing():
-            return
+            return False
+        had = self.session.pending_update_octets > 0 or self._resumed
+        self._resumed = False
         while True:
             room = 0 if self.paused else WRITE_HIGH + 1 - transport.get_write_buffer_size()
             data = self.session.data_to_send(max(room, 0))
             if data:
                 transport.write(data)
             if room <= 0 or not data or not self.session.pending_update_octets:
-                return
+                break
+        return had and not self.paused and not self.session.pending_update_octets
 
     def _close_transport(self) -> None:
         transport = self.transport

@@ -12,15 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..config import PeerConfig
-from ..rib import AdjRibIn, LocalRoute, export_local
+from ..rib import AdjRibIn
+from ..rib.decision import Source
+from ..rib.export import ExportView
+from ..rib.policy import ACCEPT_ALL, Chain
+from ..rib.rib import PeerRib, Rib
+from ..rib.rules import Kind
 from ..session import (
     CloseConnection,
     EndOfRib,
@@ -38,14 +44,9 @@ from ..session import (
     resolve_collision,
 )
 from ..wire.constants import IPV4_UNICAST, Family
-from ..wire.nlri import prefix_str
-from ..wire.route_refresh import BEGIN_OF_ROUTE_REFRESH, END_OF_ROUTE_REFRESH
-from ..wire.update import end_of_rib, pack_announcements, pack_withdrawals
 from . import transport
 from .link import Link
-
-if TYPE_CHECKING:
-    from ..wire.attributes import PathAttributes
+from .outbound import Outbound
 
 log = logging.getLogger("pybgp.peer")
 
@@ -74,8 +75,11 @@ def session_config(peer: PeerConfig, asn: int, router_id: str, damp: bool) -> Se
 @dataclass
 class PeerStats:
     since: float = field(default_factory=time.time)  # wall clock of the last state change
-    advertised: int = 0
     end_of_rib: set[Family] = field(default_factory=set)
+
+
+# Compiles a peer's list of policy names (config.policy); ACCEPT_ALL for none.
+PolicyCompiler = Callable[[tuple[str, ...]], Chain]
 
 
 class PeerDriver:
@@ -87,26 +91,37 @@ class PeerDriver:
         router_id: str,
         damp: bool,
         loop: asyncio.AbstractEventLoop,
-        local_routes: Callable[[], Iterable[LocalRoute]],
+        rib: Rib,
+        outbound: Outbound,
+        cluster_id: str | None = None,
+        policies: PolicyCompiler | None = None,
         dynamic: bool = False,
         on_down: Callable[[PeerDriver], None] | None = None,
+        on_state: Callable[[PeerDriver, Event], None] | None = None,
     ) -> None:
         self.peer = peer
         self.asn = asn
         self.router_id = router_id
         self.loop = loop
         self.dynamic = dynamic
-        self.local_routes = local_routes
+        self.rib = rib
+        self.outbound = outbound
+        self.cluster_id = cluster_id
+        self.compile_policy = policies or (lambda names: ACCEPT_ALL)
         self.on_down = on_down
+        self.on_state = on_state
         self.config = session_config(peer, asn, router_id, damp)
         self.damper = OscillationDamper(damp, self.config.idle_hold_time, self.config.idle_hold_max)
         self.primary = self._new_link()
         self.secondary: Link | None = None
-        self.adj_in = AdjRibIn()
+        self.peer_rib: PeerRib | None = None  # while established
         self.stats = PeerStats()
         self.admin_down = False
         self._connect_task: asyncio.Task[None] | None = None
-        self._sent: dict[Family, set[bytes]] = {}  # what the peer has from us (Adj-RIB-Out)
+
+    @property
+    def adj_in(self) -> AdjRibIn:
+        return self.peer_rib.adj_in if self.peer_rib is not None else AdjRibIn()
 
     @property
     def name(self) -> str:
@@ -117,7 +132,9 @@ class PeerDriver:
         return self.primary.session
 
     def _new_link(self) -> Link:
-        return Link(Session(self.config, damper=self.damper), self.loop, self._on_event)
+        link = Link(Session(self.config, damper=self.damper), self.loop, self._on_event)
+        link.on_drain = lambda: self.outbound.pull(self) if link is self.primary else None
+        return link
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -244,16 +261,22 @@ class PeerDriver:
                 self._cancel_connect()
         elif isinstance(event, SessionEstablished):
             log.info("%s: Established (hold time %ds)", self.name, event.negotiated.hold_time)
-            self._send_table(link)
+            self._established(link)
         elif isinstance(event, UpdateReceived):
-            self.adj_in.apply(event.update)
+            if self.peer_rib is not None and link is self.primary:
+                self.rib.receive(self.peer_rib, event.update)
+                self.outbound.schedule()
         elif isinstance(event, EndOfRib):
             self.stats.end_of_rib.add(event.family)
         elif isinstance(event, RouteRefreshReceived):
-            if event.subtype == 0:
-                self._send_table(link, families=(event.family,), refresh=True)
+            negotiated = link.session.negotiated
+            if event.subtype == 0 and negotiated is not None and link is self.primary:
+                self.outbound.refresh(self, event.family, negotiated.enhanced_route_refresh)
         elif isinstance(event, SessionDown):
             self._session_down(link, event)
+        watched = isinstance(event, (SessionEstablished, SessionDown))
+        if watched and self.on_state is not None and link is self.primary:
+            self.on_state(self, event)
 
     def _state_changed(self, link: Link, event: StateChanged) -> None:
         if link is self.primary:
@@ -311,20 +334,25 @@ class PeerDriver:
         if link is self.secondary:
             self._drop_secondary()
             return
+        self.outbound.leave(self)
+        withdrawn = 0
+        if self.peer_rib is not None:
+            # All the peer's routes leave the Loc-RIB at once; the other peers' update
+            # groups send the withdrawals packed (not one UPDATE per prefix).
+            withdrawn = self.rib.drop_peer(self.peer_rib)
+            self.peer_rib = None
+            self.outbound.schedule()
         if event.was_established:
-            withdrawn = self.adj_in.clear()
             log.warning(
                 "%s: session down: %s (%d routes withdrawn)", self.name, event.reason, withdrawn
             )
         else:
             log.info("%s: %s", self.name, event.reason)
-        self._sent.clear()
-        self.stats.advertised = 0
         self.stats.end_of_rib.clear()
         if self.on_down is not None:
             self.on_down(self)
 
-    # --- our routes --------------------------------------------------------------------------
+    # --- routes ------------------------------------------------------------------------------
     def _local_address(self, link: Link) -> transport.IPAddress | None:
         tr = link.transport
         sock = tr.get_extra_info("socket") if tr is not None else None
@@ -332,84 +360,67 @@ class PeerDriver:
             return None
         return transport.local_of(sock)[0]  # type: ignore[arg-type]
 
-    def _send_table(
-        self, link: Link, families: Iterable[Family] | None = None, refresh: bool = False
-    ) -> None:
-        """Send every local route the peer may have, then End-of-RIB (RFC 4724 2)."""
-        session = link.session
-        negotiated = session.negotiated
+    @property
+    def kind(self) -> Kind:
+        negotiated = self.session.negotiated
+        external = negotiated.external if negotiated else self.peer.asn != self.asn
+        if external:
+            return Kind.EBGP
+        return Kind.CLIENT if self.peer.rr_client else Kind.IBGP
+
+    def _established(self, link: Link) -> None:
+        """Join the RIB: our routes in, then the table out (and End-of-RIB, RFC 4724 2)."""
+        negotiated = link.session.negotiated
         local = self._local_address(link)
         if negotiated is None or local is None:
             return
-        wanted = tuple(families or negotiated.families)
-        enhanced = refresh and negotiated.enhanced_route_refresh
-        for family in wanted:
-            if family not in negotiated.families:
-                continue
-            if enhanced:  # RFC 7313 4: bracket a re-sent table with BoRR / EoRR
-                session.send_route_refresh(family, BEGIN_OF_ROUTE_REFRESH)
-            self._send_routes(link, family, self.local_routes())
-            if enhanced:
-                session.send_route_refresh(family, END_OF_ROUTE_REFRESH)
-            elif not refresh:
-                session.send_update(end_of_rib(family))
-        link.service()
+        if isinstance(local, ipaddress.IPv6Address) and local.ipv4_mapped is not None:
+            local = local.ipv4_mapped
+        kind = self.kind
+        source = Source(
+            address=self.peer.address,
+            router_id=int(ipaddress.IPv4Address(negotiated.peer_id)),
+            external=kind is Kind.EBGP,
+            client=kind is Kind.CLIENT,
+        )
+        self.peer_rib = PeerRib(source, self.compile_policy(self.peer.import_policy))
+        self.outbound.join(
+            self, self.export_view(local), negotiated.families, negotiated.send_context
+        )
 
-    def _send_routes(self, link: Link, family: Family, routes: Iterable[LocalRoute]) -> None:
-        """UPDATEs for `routes` of `family`, packed per attribute set (one encode each)."""
-        session = link.session
-        negotiated = session.negotiated
-        local = self._local_address(link)
-        if negotiated is None or local is None or family not in negotiated.families:
-            return
+    def export_view(self, local: transport.IPAddress) -> ExportView:
+        negotiated = self.session.negotiated
+        assert negotiated is not None
         # RFC 8950: IPv4 routes may carry our IPv6 address if the peer agreed.
-        enh = (family[0], family[1], 2) in negotiated.extended_next_hop
-        groups: dict[PathAttributes, tuple[bytes, list[bytes]]] = {}
-        for route in routes:
-            if route.family != family:
-                continue
-            exported = export_local(route, self.asn, negotiated.external, local, enh)
-            if exported is None:
-                log.warning(
-                    "%s: no usable next hop for %s over this session",
-                    self.name,
-                    prefix_str(route.key, family[0]),
-                )
-                continue
-            attributes, next_hop = exported
-            groups.setdefault(attributes, (next_hop, []))[1].append(route.key)
-        sent = self._sent.setdefault(family, set())
-        for attributes, (next_hop, keys) in groups.items():
-            for message in pack_announcements(
-                attributes, keys, negotiated.send_context, family, next_hop
-            ):
-                session.send_update(message)
-            sent.update(keys)
-        self.stats.advertised = sum(len(keys) for keys in self._sent.values())
+        enh = (IPV4_UNICAST[0], IPV4_UNICAST[1], 2) in negotiated.extended_next_hop
+        return ExportView(
+            to=self.kind,
+            local_asn=self.asn,
+            local_address=local,
+            cluster_id=self.rib.cluster_id,
+            next_hop_self=self.peer.next_hop_self,
+            extended_next_hop=enh,
+            policy=self.compile_policy(self.peer.export_policy),
+            policy_names=self.peer.export_policy,
+        )
 
-    def withdraw_local(self, family: Family, keys: list[bytes]) -> None:
-        """Tell the peer that local routes `keys` are gone."""
-        session = self.session
-        negotiated = session.negotiated
-        sent = self._sent.get(family)
-        if negotiated is None or family not in negotiated.families or not sent:
-            return
-        gone = [key for key in keys if key in sent]
-        if not gone:
-            return
-        for message in pack_withdrawals(gone, negotiated.send_context, family):
-            session.send_update(message)
-        sent.difference_update(gone)
-        self.stats.advertised = sum(len(k) for k in self._sent.values())
-        self.primary.service()
+    def policies_changed(self, peer: PeerConfig) -> None:
+        """New import/export policies (a reload): applied without a session restart."""
+        self.peer = peer
+        if self.peer_rib is not None:
+            self.rib.reimport(self.peer_rib, self.compile_policy(peer.import_policy))
+        local = self._local_address(self.primary)
+        negotiated = self.session.negotiated
+        group = self.outbound.group_of(self)
+        if group is not None and local is not None and negotiated is not None:
+            if isinstance(local, ipaddress.IPv6Address) and local.ipv4_mapped is not None:
+                local = local.ipv4_mapped
+            self.outbound.rejoin(self, self.export_view(local))
+        self.outbound.schedule()
 
-    def announce_local(self, routes: list[LocalRoute]) -> None:
-        """Send new or changed local routes (after `Speaker.announce()`)."""
-        if self.session.state is not State.ESTABLISHED:
-            return  # they go out with the table when the session comes up
-        for family in {route.family for route in routes}:
-            self._send_routes(self.primary, family, routes)
-        self.primary.service()
+    def _advertised(self) -> int:
+        group = self.outbound.group_of(self)
+        return group.updates.advertised() if group is not None else 0
 
     # --- status --------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -417,6 +428,7 @@ class PeerDriver:
         negotiated = session.negotiated
         families = negotiated.families if negotiated else self.peer.families
         received = len(self.adj_in)
+        accepted = self.peer_rib.accepted if self.peer_rib is not None else 0
         info = session.info
         if self.admin_down and not info:
             info = "Administratively down"
@@ -428,8 +440,8 @@ class PeerDriver:
             "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.stats.since)),
             "info": "" if session.state is State.ESTABLISHED else info,
             "received": received,
-            "accepted": received,
-            "advertised": self.stats.advertised,
+            "accepted": accepted,
+            "advertised": self._advertised(),
             "families": [FAMILY_NAMES.get(f, f"{f[0]}/{f[1]}") for f in families],
             "messages": {
                 "sent": dict(session.counters.sent),

@@ -17,17 +17,25 @@ import ipaddress
 import logging
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from ..config import Announcement, Config, PeerConfig
 from ..rib import LocalRoute
+from ..rib.decision import Options
+from ..rib.originate import local_path
+from ..rib.policy import ACCEPT_ALL, Chain, compile_chain
+from ..rib.rib import Rib
+from ..session import Event, SessionDown
 from ..wire.constants import IPV4_UNICAST, IPV6_UNICAST, Family
 from ..wire.nlri import address_str, prefix_key, prefix_str
 from ..wire.render import attributes_to_dict
 from . import transport
+from .changes import Change, PeerChange, route_change
 from .control import ControlServer
+from .outbound import Outbound
 from .peer import FAMILY_NAMES, PeerDriver
+from .rib_view import loc_rib_entries
 
 log = logging.getLogger("pybgp.speaker")
 
@@ -54,9 +62,33 @@ def local_route(announcement: Announcement) -> LocalRoute:
 
 
 class Speaker:
-    def __init__(self, config: Config, *, control: bool = True) -> None:
+    """The daemon: `speak` runs it as a node, `reflect` with `reflector=True`.
+
+    A reflector uses `cluster-id` (the router id when unset, as BIRD and FRR do); so does
+    a speaker with any `rr-client` peer.
+    """
+
+    def __init__(self, config: Config, *, control: bool = True, reflector: bool = False) -> None:
         self.config = config
         self.speaker = config.speaker
+        self.reflector = (
+            reflector
+            or any(p.rr_client for p in config.peers)
+            or any(r.rr_client for r in config.peer_ranges)
+        )
+        cluster_id = self.speaker.cluster_id or self.speaker.router_id
+        self.rib = Rib(
+            self.speaker.asn,
+            self.speaker.router_id,
+            cluster_id if self.reflector else None,
+            Options(
+                always_compare_med=self.speaker.always_compare_med,
+                deterministic_med=self.speaker.deterministic_med,
+            ),
+        )
+        self._outbound: Outbound | None = None
+        self._chains: dict[tuple[str, ...], Chain] = {}
+        self._state_watchers: list[asyncio.Queue[Change]] = []
         self.started_at = time.time()
         self._control_enabled = control
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -65,9 +97,9 @@ class Speaker:
         self._control: ControlServer | None = None
         self.peers: dict[transport.IPAddress, PeerDriver] = {}
         self._routes: dict[tuple[Family, bytes], LocalRoute] = {}
+        self._local_attributes: dict[Any, Any] = {}
         for announcement in self.speaker.announce:
-            route = local_route(announcement)
-            self._routes[(route.family, route.key)] = route
+            self._originate(local_route(announcement))
         self._stopped = asyncio.Event()
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -80,6 +112,7 @@ class Speaker:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._outbound = Outbound(self.rib, self._loop)
         if self._control_enabled:
             # First, so that a second daemon on the same socket stops before any peer
             # hears from it.
@@ -216,9 +249,12 @@ class Speaker:
             router_id=self.speaker.router_id,
             damp=self.speaker.damp_peer_oscillations,
             loop=self._loop,
-            local_routes=lambda: self._routes.values(),
+            rib=self.rib,
+            outbound=self.outbound,
+            policies=self._compile,
             dynamic=dynamic,
             on_down=self._peer_down if dynamic else None,
+            on_state=self._peer_state,
         )
         self.peers[peer.address] = driver
         return driver
@@ -230,32 +266,172 @@ class Speaker:
         assert self._loop is not None
         self._loop.call_soon(driver.retire)
 
+    @property
+    def outbound(self) -> Outbound:
+        if self._outbound is None:
+            raise RuntimeError("the speaker has not started")
+        return self._outbound
+
+    def _compile(self, names: tuple[str, ...]) -> Chain:
+        """One compiled chain per list of policy names (peers with equal lists share it,
+        and so can share an update group)."""
+        if not names:
+            return ACCEPT_ALL
+        chain = self._chains.get(names)
+        if chain is None:
+            chain = self._chains[names] = compile_chain(names, self.config.policies)
+        return chain
+
     # --- routes ------------------------------------------------------------------------------
     def announce(self, prefix: str, **attributes: Any) -> None:
-        """Originate `prefix` (attributes as in an [speaker] announce entry)."""
+        """Originate `prefix` (attributes as in an [speaker] announce entry: next_hop,
+        origin, med, local_pref, communities, large_communities, as_path)."""
         network = ipaddress.ip_network(prefix)
-        route = local_route(Announcement(prefix=network, **attributes))
-        self._routes[(route.family, route.key)] = route
-        for driver in self.peers.values():
-            driver.announce_local([route])
+        if "next_hop" in attributes and isinstance(attributes["next_hop"], str):
+            attributes["next_hop"] = ipaddress.ip_address(attributes["next_hop"])
+        self._originate(local_route(Announcement(prefix=network, **attributes)))
+        if self._outbound is not None:
+            self._outbound.schedule()
 
     def withdraw(self, prefix: str) -> None:
+        """Stop originating `prefix` (nothing happens if it was not announced)."""
         network = ipaddress.ip_network(prefix)
         family = _family(network)
         key = prefix_key(str(network))
         if self._routes.pop((family, key), None) is None:
             return
-        for driver in self.peers.values():
-            driver.withdraw_local(family, [key])
+        self.rib.withdraw_local(family, key)
+        if self._outbound is not None:
+            self._outbound.schedule()
+
+    def _originate(self, route: LocalRoute) -> None:
+        self._routes[(route.family, route.key)] = route
+        attributes, next_hop = local_path(route)
+        # Equal attribute sets share one object, so their routes share UPDATEs.
+        attributes = self._local_attributes.setdefault(attributes, attributes)
+        self.rib.originate(route.family, route.key, attributes, next_hop)
+
+    async def watch(self) -> AsyncIterator[Change]:
+        """Best-path changes (`RouteChange`) and session changes (`PeerChange`), as they
+        happen, until the caller stops iterating.  Nothing is dropped: a watcher that
+        does not keep up holds the changes in memory."""
+        queue: asyncio.Queue[Change] = asyncio.Queue()
+
+        def on_change(change: Any) -> None:
+            queue.put_nowait(route_change(change))
+
+        self.rib.watchers.append(on_change)
+        self._state_watchers.append(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self.rib.watchers.remove(on_change)
+            self._state_watchers.remove(queue)
+
+    def _peer_state(self, driver: PeerDriver, event: Event) -> None:
+        if not self._state_watchers:
+            return
+        down = isinstance(event, SessionDown)
+        change = PeerChange(
+            peer=str(driver.peer.address),
+            state="down" if down else "established",
+            reason=event.reason if isinstance(event, SessionDown) else "",
+        )
+        for queue in self._state_watchers:
+            queue.put_nowait(change)
 
     def local_routes(self) -> Iterable[LocalRoute]:
         return self._routes.values()
+
+    # --- reload ----------------------------------------------------------------------------
+    def reload(self, config: Config | None = None) -> str:
+        """Apply a new configuration (by default the same file read again) without
+        restarting sessions it does not change.
+
+        - policies: each peer's import policy runs again over its Adj-RIB-In, and its
+          export is recomputed, sending only the differences (no ROUTE-REFRESH needed);
+        - peers added are started, peers removed are stopped with a Cease;
+        - a peer whose session settings changed (AS, address, timers...) is reset;
+        - announce entries added or removed are originated or withdrawn.
+        Changes to [speaker] other than announce need a restart and are reported.
+        """
+        if config is None:
+            from ..config import load_config
+
+            config = load_config(self.config.source)
+        old = self.config
+        changed_speaker = [
+            name
+            for name in ("asn", "router_id", "listen", "control_socket", "cluster_id")
+            if getattr(old.speaker, name) != getattr(config.speaker, name)
+        ]
+        self.config = config
+        self._chains.clear()
+        notes = []
+        wanted = {peer.address: peer for peer in config.peers}
+        for address, driver in list(self.peers.items()):
+            new = wanted.get(address) if not driver.dynamic else config.match(address)
+            if new is None:
+                driver.stop("removed from the configuration")
+                self.peers.pop(address, None)
+                driver.retire()
+                notes.append(f"removed {address}")
+            elif _session_settings(new) != _session_settings(driver.peer):
+                driver.stop("configuration changed", restart=True)
+                self.peers.pop(address, None)
+                driver.retire()
+                self._add_peer(new, dynamic=driver.dynamic).start()
+                notes.append(f"reset {address}")
+            else:
+                driver.policies_changed(new)
+        for peer in config.peers:
+            if peer.address not in self.peers:
+                self._add_peer(peer, dynamic=False).start()
+                notes.append(f"added {peer.address}")
+        wanted_routes = {}
+        for announcement in config.speaker.announce:
+            route = local_route(announcement)
+            wanted_routes[(route.family, route.key)] = route
+        for family, key in list(self._routes):
+            if (family, key) not in wanted_routes:
+                self._routes.pop((family, key))
+                self.rib.withdraw_local(family, key)
+        for route in wanted_routes.values():
+            if self._routes.get((route.family, route.key)) != route:
+                self._originate(route)
+        self.speaker = config.speaker
+        self.outbound.schedule()
+        if changed_speaker:
+            notes.append("restart needed for: " + ", ".join(changed_speaker))
+        summary = "reloaded " + config.source + (": " + "; ".join(notes) if notes else "")
+        log.info("%s", summary)
+        return summary
+
+    def _reload_command(self, args: dict[str, Any]) -> str:
+        from ..config import ConfigError
+
+        try:
+            return self.reload()
+        except ConfigError as exc:
+            raise ValueError(f"reload refused, the running configuration stays: {exc}") from None
+
+    def reload_logged(self) -> None:
+        """SIGHUP: reload, and log (not raise) a configuration error."""
+        from ..config import ConfigError
+
+        try:
+            self.reload()
+        except ConfigError as exc:
+            log.error("reload refused, the running configuration stays: %s", exc)
 
     # --- control socket ------------------------------------------------------------------------
     def _handlers(self) -> dict[str, Any]:
         return {
             "status": lambda args: self.status(),
             "adj-rib-in": self._adj_rib_in,
+            "routes": lambda args: loc_rib_entries(self.rib, args.get("prefix")),
+            "reload": self._reload_command,
             "peer-disable": self._peer_disable,
             "peer-enable": self._peer_enable,
             "peer-reset": self._peer_reset,
@@ -308,6 +484,22 @@ class Speaker:
         driver = self._driver(args)
         driver.stop(str(args.get("message", "")), restart=True)
         return f"{driver.name} reset"
+
+
+def _session_settings(peer: PeerConfig) -> tuple[object, ...]:
+    """What a peer's session is built from: a change here needs a new session."""
+    return (
+        peer.asn,
+        peer.passive,
+        peer.port,
+        peer.local_address,
+        peer.password,
+        peer.ttl_security,
+        peer.families,
+        peer.timers,
+        peer.rr_client,
+        peer.next_hop_self,
+    )
 
 
 def _next_hop_str(next_hop: bytes | None) -> str | None:

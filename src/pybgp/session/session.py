@@ -227,12 +227,22 @@ class Session:
         self._update_octets += len(data)
         self.counters.sent["update"] += 1
 
-    def send_route_refresh(self, family: Family, subtype: int = 0) -> None:
-        """Ask the peer to re-send `family` (RFC 2918), or bracket ours (RFC 7313)."""
+    def send_route_refresh(self, family: Family, subtype: int = 0, in_order: bool = False) -> None:
+        """Ask the peer to re-send `family` (RFC 2918), or bracket ours (RFC 7313).
+
+        With `in_order` the message waits behind the UPDATEs already queued, as a BoRR or
+        EoRR must (RFC 7313 4: the EoRR follows the re-advertised routes).
+        """
         negotiated = self._require_established()
         if not negotiated.route_refresh:
             raise LocalProtocolError("the peer did not announce route refresh (RFC 2918)")
-        self._queue_control(RouteRefresh(family[0], family[1], subtype).encode())
+        data = RouteRefresh(family[0], family[1], subtype).encode()
+        if not in_order:
+            self._queue_control(data)
+            return
+        self._updates.append(data)
+        self._update_octets += len(data)
+        self.counters.sent[_MESSAGE_NAMES[MessageType.ROUTE_REFRESH]] += 1
 
     def _require_established(self) -> Negotiated:
         if self.state is not State.ESTABLISHED or self.negotiated is None:
