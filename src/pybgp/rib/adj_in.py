@@ -8,8 +8,10 @@ without asking the peer to re-send (RFC 4271 9.1, "soft reconfiguration").
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import repeat
 
 from ..wire.attributes import PathAttributes
 from ..wire.constants import Family
@@ -34,9 +36,10 @@ class AdjRibIn:
         for family, keys in update.withdrawals():
             table = self._tables.get(family)
             if table:
-                for key in keys:
-                    if table.pop(key, None) is not None:
-                        removed += 1
+                before = len(table)
+                # table.pop for every key, at C speed (a full withdrawal is 500 a message).
+                deque(map(table.pop, keys, repeat(None)), maxlen=0)
+                removed += before - len(table)
         added = 0
         attributes = update.attributes
         if attributes is not None:

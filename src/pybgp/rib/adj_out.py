@@ -19,9 +19,10 @@ Standard library only, no I/O.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import islice
+from itertools import groupby, islice
 
 from ..wire.attributes import PathAttributes
 from ..wire.constants import IPV4_UNICAST, Family
@@ -57,11 +58,14 @@ class Outgoing:
 
 
 class UpdateGroup:
-    def __init__(self, export: Export, context: CodecContext) -> None:
+    def __init__(self, export: Export, context: CodecContext, per_prefix: bool = False) -> None:
         self.export = export
         self.context = context
+        # The export looks at each prefix (a prefix-list policy): no run shares a result.
+        self.per_prefix = per_prefix
         self.sent: dict[Family, dict[bytes, Exported]] = {}
         self._dirty: dict[Family, dict[bytes, Path | None]] = {}
+        self._draining: dict[Family, _Draining] = {}
 
     # --- what changed ------------------------------------------------------------------
     def changed(self, family: Family, key: bytes, best: Path | None) -> None:
@@ -85,6 +89,7 @@ class UpdateGroup:
         forgotten (unless not `forget`), so every exported prefix goes out."""
         if forget:
             self.sent.pop(family, None)
+            self._draining.pop(family, None)  # the whole table follows anyway
         dirty = self._dirty.setdefault(family, {})
         for key, best in table:
             dirty[key] = best
@@ -96,16 +101,23 @@ class UpdateGroup:
             self.sent[family] = dict(sent)
             dirty = self._dirty.setdefault(family, {})
             dirty.update(dict.fromkeys(sent, None))  # gone, unless the table says otherwise
+        for family, draining in other._draining.items():
+            # All of the snapshot: what `other` already sent of it is in the copied
+            # `sent`, so it is recognised as unchanged.
+            self._dirty.setdefault(family, {}).update(draining.snapshot)
         for family, dirty in other._dirty.items():
             self._dirty.setdefault(family, {}).update(dirty)
 
     def pending_in(self, family: Family) -> int:
-        return len(self._dirty.get(family, ()))
+        draining = self._draining.get(family)
+        return len(self._dirty.get(family, ())) + (draining.left if draining else 0)
 
     @property
     def pending(self) -> int:
         """Prefixes waiting to be considered."""
-        return sum(len(d) for d in self._dirty.values())
+        return sum(len(d) for d in self._dirty.values()) + sum(
+            d.left for d in self._draining.values()
+        )
 
     def advertised(self) -> int:
         return sum(len(sent) for sent in self.sent.values())
@@ -120,56 +132,76 @@ class UpdateGroup:
         out: list[Outgoing] = []
         octets = 0
         budget = limit if limit is not None else -1
-        for family in list(self._dirty):
-            dirty = self._dirty[family]
+        for family in {*self._draining, *self._dirty}:
             sent = self.sent.setdefault(family, {})
-            while dirty and (budget < 0 or octets < budget):
-                batch = _take(dirty, budget - octets if budget >= 0 else -1)
-                for outgoing in self._encode(family, batch, sent):
+            while budget < 0 or octets < budget:
+                keys, values = self._take(family, budget - octets if budget >= 0 else -1)
+                if not keys:
+                    break
+                for outgoing in self._encode(family, keys, values, sent):
                     out.append(outgoing)
                     octets += len(outgoing.message)
-            if not dirty:
-                del self._dirty[family]
             if budget >= 0 and octets >= budget:
                 break
         return out
 
+    def _take(self, family: Family, room: int) -> tuple[list[bytes], list[Path | None]]:
+        """Dirty prefixes, oldest first: about as many as fit in `room` octets of NLRI
+        (judged by a key's length), or all of them.
+
+        The dirty dict is taken whole as a snapshot and read through one iterator, so
+        each take continues where the last stopped (deleting from the front of a dict
+        instead would leave holes that every later read walks over again).  Changes
+        made meanwhile go to a new dirty dict; a snapshot entry that changed again is
+        skipped, as the newer state will be sent.
+        """
+        draining = self._draining.get(family)
+        if draining is None:
+            snapshot = self._dirty.pop(family, None)
+            if not snapshot:
+                return [], []
+            draining = self._draining[family] = _Draining(snapshot)
+        count = draining.left if room < 0 else max(1, room // draining.key_length)
+        # Keys and values as two lists, not a list of pairs: no tuple per prefix (and so
+        # no garbage-collector work for them).
+        keys = list(islice(draining.keys, count))
+        values = list(islice(draining.values, count))
+        draining.left -= len(keys)
+        if draining.left <= 0:
+            del self._draining[family]
+        fresh = self._dirty.get(family)
+        if fresh:
+            kept = [i for i, key in enumerate(keys) if key not in fresh]
+            keys = [keys[i] for i in kept]
+            values = [values[i] for i in kept]
+        return keys, values
+
     def _encode(
-        self, family: Family, batch: list[tuple[bytes, Path | None]], sent: dict[bytes, Exported]
+        self,
+        family: Family,
+        batch_keys: list[bytes],
+        values: list[Path | None],
+        sent: dict[bytes, Exported],
     ) -> list[Outgoing]:
-        export = self.export
+        """Runs of prefixes with the same best path are handled whole, at C speed: a
+        table arriving is long runs of one path each."""
         withdraw: list[bytes] = []
         # Grouped by the attributes' identity (they are interned), next hop and source.
         announce: dict[tuple[int, bytes | None, Address | None], _Batch] = {}
-        last_best: Path | None = None
-        last_exported: Exported | None = None
-        last_batch: _Batch | None = None
-        for key, best in batch:
-            if best is None:
-                exported = None
-            elif best is last_best:
-                exported = last_exported
-            else:
-                exported = export(family, key, best)
-                last_best, last_exported, last_batch = best, exported, None
-            before = sent.get(key)
-            if exported is None:
-                if before is not None:
-                    del sent[key]
-                    withdraw.append(key)
+        start = 0
+        # Runs of one best path (consecutive identical objects; == starts with identity).
+        for best, run in groupby(values):
+            end = start + len(list(run))
+            keys = batch_keys[start:end]
+            start = end
+            if best is not None and self.per_prefix:
+                # An export policy that looks at prefixes: one prefix at a time.
+                for key in keys:
+                    exported = self.export(family, key, best)
+                    _apply_run([key], best, exported, sent, announce, withdraw)
                 continue
-            if before is not None and before[0] is exported[0] and before[1] == exported[1]:
-                continue  # the same attributes object and next hop: nothing to say
-            sent[key] = exported
-            if last_batch is None:
-                assert best is not None
-                group = (id(exported[0]), exported[1], best.source.address)
-                last_batch = announce.get(group)
-                if last_batch is None:
-                    last_batch = announce[group] = _Batch(exported, best.source.address)
-            last_batch.keys.append(key)
-            if before is not None:
-                last_batch.replaced.append(key)
+            exported = self.export(family, keys[0], best) if best is not None else None
+            _apply_run(keys, best, exported, sent, announce, withdraw)
         context = self.context
         out = [Outgoing(m) for m in pack_withdrawals(withdraw, context, family)] if withdraw else []
         for entry in announce.values():
@@ -185,6 +217,19 @@ class UpdateGroup:
         return out
 
 
+class _Draining:
+    """A dirty dict being turned into UPDATEs, and how far that has got."""
+
+    __slots__ = ("key_length", "keys", "left", "snapshot", "values")
+
+    def __init__(self, snapshot: dict[bytes, Path | None]) -> None:
+        self.snapshot = snapshot
+        self.keys = iter(snapshot)  # the snapshot never changes: both stay in step
+        self.values = iter(snapshot.values())
+        self.left = len(snapshot)
+        self.key_length = len(next(iter(snapshot)))  # to judge how many fit a budget
+
+
 class _Batch:
     __slots__ = ("exported", "keys", "replaced", "source")
 
@@ -195,15 +240,41 @@ class _Batch:
         self.replaced: list[bytes] = []  # keys the members held something else for
 
 
-def _take(dirty: dict[bytes, Path | None], room: int) -> list[tuple[bytes, Path | None]]:
-    """Take dirty prefixes out, oldest first: all of them, or about enough for `room`
-    octets (a prefix costs at most 17 octets of NLRI, so room // 17 at least)."""
-    count = len(dirty) if room < 0 else max(1, room // 17)
-    if count >= len(dirty):
-        batch = list(dirty.items())
-        dirty.clear()
-        return batch
-    batch = list(islice(dirty.items(), count))
-    for key, _ in batch:
-        del dirty[key]
-    return batch
+def _apply_run(
+    keys: list[bytes],
+    best: Path | None,
+    exported: Exported | None,
+    sent: dict[bytes, Exported],
+    announce: dict[tuple[int, bytes | None, Address | None], _Batch],
+    withdraw: list[bytes],
+) -> None:
+    """Prefixes `keys` now export as `exported` (None: not at all): update `sent` and
+    collect what must be said, comparing with what was sent at C speed."""
+    before = list(map(sent.get, keys))
+    unsent = before.count(None)
+    if exported is None:
+        if unsent == len(keys):
+            return  # none of them was sent: nothing to withdraw
+        gone = [key for key, old in zip(keys, before, strict=True) if old is not None]
+        deque(map(sent.__delitem__, gone), maxlen=0)
+        withdraw.extend(gone)
+        return
+    assert best is not None
+    same = before.count(exported)  # identity first: exports are memoised per path
+    if same == len(keys):
+        return  # the same attributes object and next hop: nothing to say
+    if same or unsent != len(keys):
+        pairs = [(key, old) for key, old in zip(keys, before, strict=True) if old is not exported]
+        keys = [key for key, _ in pairs]
+        replaced = [key for key, old in pairs if old is not None]
+    else:
+        replaced = []
+    sent.update(dict.fromkeys(keys, exported))
+    group = (id(exported[0]), exported[1], best.source.address)
+    entry = announce.get(group)
+    if entry is None:
+        entry = announce[group] = _Batch(exported, best.source.address)
+    entry.keys.extend(keys)
+    # The members held other paths for these: the route's own source must hear them
+    # withdrawn (it does not get its own route back).
+    entry.replaced.extend(replaced)

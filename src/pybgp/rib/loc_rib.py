@@ -13,6 +13,7 @@ Standard library only, no I/O.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -75,26 +76,29 @@ class LocRib:
         return self._decide(family, key, held.best, paths)
 
     def set_many(
-        self, family: Family, keys: Iterable[bytes], path: Path
+        self, family: Family, keys: list[bytes], path: Path
     ) -> tuple[list[bytes], list[BestChange]]:
         """`set_path` for many prefixes that got the same path (one UPDATE's NLRI).
 
         Returns the keys whose best path is now `path` with reason "only path" (the common
         case, kept as plain keys so that a big UPDATE costs no object per prefix), and
-        the other best-path changes.
+        the other best-path changes.  New prefixes, the usual case of a table arriving,
+        are stored at C speed.
         """
         table = self._tables.get(family)
         if table is None:
             table = self._tables[family] = {}
+        held = list(map(table.get, keys))
+        if held.count(None) == len(keys):
+            table.update(dict.fromkeys(keys, path))
+            return keys, []
         source = path.source
         plain: list[bytes] = []
         others: list[BestChange] = []
-        get = table.get
-        for key in keys:
-            held = get(key)
-            if held is None or (held.__class__ is Path and held.source is source):  # type: ignore[union-attr]
+        for key, old in zip(keys, held, strict=True):
+            if old is None or (old.__class__ is Path and old.source is source):  # type: ignore[union-attr]
                 table[key] = path
-                if held is not path:
+                if old is not path:
                     plain.append(key)
                 continue
             change = self.set_path(family, key, path)
@@ -103,7 +107,7 @@ class LocRib:
         return plain, others
 
     def remove_many(
-        self, family: Family, keys: Iterable[bytes], source: Source
+        self, family: Family, keys: list[bytes], source: Source
     ) -> tuple[list[bytes], list[BestChange]]:
         """`remove_path` for many prefixes: the keys now without any path, and the other
         best-path changes."""
@@ -118,13 +122,13 @@ class LocRib:
             if held is None:
                 continue
             if held.__class__ is Path:
-                if held.source is source:  # type: ignore[union-attr]
-                    del table[key]
+                if held.source is source or held.source == source:  # type: ignore[union-attr]
                     gone.append(key)
                 continue
             change = self.remove_path(family, key, source)
             if change is not None:
                 others.append(change)
+        deque(map(table.__delitem__, gone), maxlen=0)  # del table[key] each, at C speed
         return gone, others
 
     def remove_source(
