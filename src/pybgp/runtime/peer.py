@@ -342,12 +342,12 @@ class PeerDriver:
             withdrawn = self.rib.drop_peer(self.peer_rib)
             self.peer_rib = None
             self.outbound.schedule()
-        if event.was_established:
+        if event.was_established and not self.admin_down:
             log.warning(
                 "%s: session down: %s (%d routes withdrawn)", self.name, event.reason, withdrawn
             )
         else:
-            log.info("%s: %s", self.name, event.reason)
+            log.info("%s: %s (%d routes withdrawn)", self.name, event.reason, withdrawn)
         self.stats.end_of_rib.clear()
         if self.on_down is not None:
             self.on_down(self)

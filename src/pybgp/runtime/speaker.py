@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from ..config import Announcement, Config, PeerConfig
+from ..config.announce import announcement as parse_announcement
 from ..rib import LocalRoute
 from ..rib.decision import Options
 from ..rib.originate import local_path
@@ -284,12 +285,26 @@ class Speaker:
 
     # --- routes ------------------------------------------------------------------------------
     def announce(self, prefix: str, **attributes: Any) -> None:
-        """Originate `prefix` (attributes as in an [speaker] announce entry: next_hop,
-        origin, med, local_pref, communities, large_communities, as_path)."""
-        network = ipaddress.ip_network(prefix)
-        if "next_hop" in attributes and isinstance(attributes["next_hop"], str):
-            attributes["next_hop"] = ipaddress.ip_address(attributes["next_hop"])
-        self._originate(local_route(Announcement(prefix=network, **attributes)))
+        """Originate `prefix`, or change the attributes it goes out with.
+
+        Attributes are those of an announce entry in the configuration, as keyword
+        arguments: next_hop, origin ("igp", "egp", "incomplete"), med, local_pref,
+        communities ("64512:100", "no-export" or 32-bit ints), large_communities
+        ("64512:1:2" or 3-tuples), as_path (ASNs after ours).  A bad value raises
+        ConfigError naming it (`announce.med: ...`); nothing is announced then.
+        """
+        entry: dict[str, Any] = {"prefix": str(prefix)}
+        for name, value in attributes.items():
+            if name == "communities":
+                value = [_community_text(c) for c in value]
+            elif name == "large_communities":
+                value = [c if isinstance(c, str) else ":".join(map(str, c)) for c in value]
+            elif name == "next_hop":
+                value = str(value)
+            elif name == "as_path":
+                value = list(value)
+            entry[name.replace("_", "-")] = value
+        self._originate(local_route(parse_announcement(entry, "announce")))
         if self._outbound is not None:
             self._outbound.schedule()
 
@@ -484,6 +499,10 @@ class Speaker:
         driver = self._driver(args)
         driver.stop(str(args.get("message", "")), restart=True)
         return f"{driver.name} reset"
+
+
+def _community_text(value: int | str) -> str:
+    return value if isinstance(value, str) else f"{value >> 16}:{value & 0xFFFF}"
 
 
 def _session_settings(peer: PeerConfig) -> tuple[object, ...]:
