@@ -137,6 +137,8 @@ class UpdateGroup:
             while budget < 0 or octets < budget:
                 keys, values = self._take(family, budget - octets if budget >= 0 else -1)
                 if not keys:
+                    if self.pending_in(family):
+                        continue  # all of that batch had changed again: take the next
                     break
                 for outgoing in self._encode(family, keys, values, sent):
                     out.append(outgoing)

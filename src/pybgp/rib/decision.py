@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..wire.attributes import PathAttributes
 from ..wire.constants import AS_CONFED_SEQUENCE, AS_CONFED_SET, AS_SET
@@ -25,9 +25,13 @@ DEFAULT_LOCAL_PREF = 100  # what a path without LOCAL_PREF is ranked with (every
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Source:
-    """Where a path came from: the peer (or ourselves, for a local route)."""
+    """Where a path came from: the peer (or ourselves, for a local route).
+
+    One object per session (and `LOCAL` for our own routes), compared by identity: a
+    session that comes back is a new source, and its old paths are gone by then.
+    """
 
     address: Address | None  # None: originated by this speaker
     router_id: int  # the BGP Identifier from the peer's OPEN (ours for local routes)
@@ -50,6 +54,18 @@ class Path:
     source: Source
     next_hop: bytes | None = None
     igp_cost: int = 0  # cost to the next hop, from the IGP cost hook (0 when none)
+    # The first three steps as one tuple (lower is better), compared at C speed.
+    rank: tuple[int, int, int] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        lp = self.attributes.local_pref
+        origin = self.attributes.origin
+        rank = (
+            -(DEFAULT_LOCAL_PREF if lp is None else lp),
+            as_path_length(self.attributes),
+            2 if origin is None else origin,
+        )
+        object.__setattr__(self, "rank", rank)
 
 
 class PathInterner:
@@ -187,9 +203,17 @@ STEPS: tuple[Step, ...] = (
 _MULTIPATH_STEPS = 6  # steps up to and including igp-cost: ECMP peers tie on these
 
 
+_RANK_STEPS = ("local-pref", "as-path-length", "origin")  # Path.rank, in order
+
+
 def compare(a: Path, b: Path, options: Options = DEFAULT_OPTIONS) -> tuple[Path, str]:
     """The better of two paths and the name of the step that chose it."""
-    for name, step in STEPS:
+    ra, rb = a.rank, b.rank
+    if ra != rb:  # decided by one of the first three steps: no need to walk them
+        for index, name in enumerate(_RANK_STEPS):
+            if ra[index] != rb[index]:
+                return (a if ra[index] < rb[index] else b), name
+    for name, step in STEPS[len(_RANK_STEPS) :]:
         order = step(a, b, options)
         if order:
             return (a if order < 0 else b), name

@@ -16,11 +16,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 
 from ..wire.constants import Family
-from .decision import DEFAULT_OPTIONS, Options, Path, Source, select
+from .decision import DEFAULT_OPTIONS, Options, Path, Source, compare, select
 
 ONLY_PATH = "only path"
+_sources = attrgetter("source")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +55,23 @@ class LocRib:
             table[key] = path
             return BestChange(family, key, path, ONLY_PATH, None)
         if isinstance(held, Path):
-            if held.source == path.source:
+            if held.source is path.source:
                 table[key] = path
                 return None if held is path else BestChange(family, key, path, ONLY_PATH, held)
             return self._decide(family, key, held, (held, path))
-        others = tuple(p for p in held.paths if p.source != path.source)
+        source = path.source
+        if not self.options.deterministic_med and id(source) not in map(
+            id, map(_sources, held.paths)
+        ):
+            # A new source: the scan over (old paths..., path) would end by comparing
+            # the old best with `path`, so that one comparison is the whole decision.
+            best, reason = compare(held.best, path, self.options)
+            paths = (*held.paths, path)
+            table[key] = _Entry(paths, best, reason)
+            if best is held.best:
+                return None
+            return BestChange(family, key, best, reason, held.best)
+        others = tuple(p for p in held.paths if p.source is not source)
         return self._decide(family, key, held.best, (*others, path))
 
     def remove_path(self, family: Family, key: bytes, source: Source) -> BestChange | None:
@@ -66,11 +80,11 @@ class LocRib:
         if held is None:
             return None
         if isinstance(held, Path):
-            if held.source != source:
+            if held.source is not source:
                 return None
             del self._tables[family][key]
             return BestChange(family, key, None, "withdrawn", held)
-        paths = tuple(p for p in held.paths if p.source != source)
+        paths = tuple(p for p in held.paths if p.source is not source)
         if len(paths) == len(held.paths):
             return None
         return self._decide(family, key, held.best, paths)
@@ -122,7 +136,7 @@ class LocRib:
             if held is None:
                 continue
             if held.__class__ is Path:
-                if held.source is source or held.source == source:  # type: ignore[union-attr]
+                if held.source is source:  # type: ignore[union-attr]
                     gone.append(key)
                 continue
             change = self.remove_path(family, key, source)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from ..rib.adj_out import UpdateGroup
 from ..rib.export import ExportView
 from ..rib.rib import Rib
+from ..session import State
 from ..wire.constants import Family
 from ..wire.context import CodecContext
 from ..wire.route_refresh import BEGIN_OF_ROUTE_REFRESH, END_OF_ROUTE_REFRESH
@@ -87,7 +88,13 @@ class Outbound:
         """`driver`'s session is established (or asked for a refresh): send it the table."""
         self.leave(driver)
         signature = (view.signature, families, context)
-        group = Group(signature, view, families, UpdateGroup(view, context), [driver])
+        group = Group(
+            signature,
+            view,
+            families,
+            UpdateGroup(view, context, view.policy.prefix_dependent),
+            [driver],
+        )
         self._of[driver] = group
         self.groups.append(group)
         self.rib.listeners.append(group.updates)
@@ -120,7 +127,7 @@ class Outbound:
             (view.signature, old.families, context),
             view,
             old.families,
-            UpdateGroup(view, context),
+            UpdateGroup(view, context, view.policy.prefix_dependent),
             [],
         )
         group.updates.adopt(old.updates)
@@ -187,7 +194,8 @@ class Outbound:
             if any(m.session.pending_update_octets > LOW_WATER for m in group.members):
                 return  # the slowest member pulls again when it drains
             produced = updates.produce(CHUNK)
-            members = list(group.members)
+            # A member whose session just ended (its SessionDown not yet handled) skips.
+            members = [m for m in group.members if m.session.state is State.ESTABLISHED]
             for member in members:
                 address = member.peer.address
                 send = member.session.send_update
