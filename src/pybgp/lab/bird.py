@@ -141,6 +141,12 @@ class Bird(PeerDaemon):
             # iBGP is multihop by default: next hops would be resolved recursively and,
             # without an IGP, stay unreachable.  The lab's neighbours share a link.
             lines.append("  direct;")
+        if neighbor.rr_client:
+            lines.append("  rr client;")  # RFC 4456
+        if self.cluster_id is not None and self.is_ibgp(neighbor):
+            # BIRD keeps a cluster id per protocol (default: the router id); give every
+            # internal session the same, so that loop detection is the same on each.
+            lines.append(f"  rr cluster id {self.cluster_id};")
         if neighbor.ttl_security is not None:
             lines.append("  ttl security on;")  # RFC 5082 GTSM; hop count from multihop
         if neighbor.passive:
@@ -196,6 +202,23 @@ class Bird(PeerDaemon):
     def birdc(self, *words: str) -> str:
         """Run one ``birdc`` command; return its output."""
         return self.ns.run("birdc", "-s", self.socket, *words).stdout
+
+    def add_route(self, route: Route) -> None:
+        """Originate ``route``: rewrite the configuration and have BIRD reload it."""
+        if route not in self.announce:
+            self.announce += (route,)
+        self._reconfigure()
+
+    def delete_route(self, prefix: str, family: str = "ipv4") -> None:
+        """Withdraw the route of ``prefix``: rewrite the configuration and reload it."""
+        self.announce = self._without(prefix)
+        self._reconfigure()
+
+    def _reconfigure(self) -> None:
+        self._prepare()
+        out = self.birdc("configure")
+        if "Reconfigured" not in out and "Reconfiguration in progress" not in out:
+            raise RuntimeError(f"{self.label}: birdc configure said {out.strip()!r}")
 
     # -- state --------------------------------------------------------------------------
     def established(self, neighbor: str) -> bool:
@@ -281,4 +304,6 @@ def _route(prefix: str, attrs: dict[str, str]) -> Route:
         large_communities=tuple(
             _community(t) for t in _TRIPLE.findall(attrs.get("large_community", ""))
         ),
+        originator_id=attrs.get("originator_id") or None,  # "BGP.originator_id: 1.2.3.4"
+        cluster_list=tuple(attrs.get("cluster_list", "").split()),  # space-separated
     )

@@ -17,6 +17,11 @@ Conventions shared by all daemons:
   BIRD ``ttl security on`` (+ ``multihop N``), FRR ``ttl-security hops N``, GoBGP
   ``ttl-min = 256 - N``, ExaBGP ``incoming-ttl 256 - N``, pybgp ``ttl-security = N``.
   ``Neighbor.multihop`` says the neighbour is not on a shared link (eBGP multihop).
+- Route reflection (RFC 4456): ``Neighbor.rr_client`` makes an internal neighbour our
+  reflection client (BIRD ``rr client``, FRR ``route-reflector-client``, GoBGP
+  ``route-reflector-client``, pybgp ``rr-client``); the daemon's ``cluster_id`` (default:
+  its router id, as every daemon does) is the CLUSTER_ID it adds to reflected routes.
+  A received route reports ``originator_id`` and ``cluster_list`` as the daemon shows them.
 """
 
 from __future__ import annotations
@@ -81,6 +86,8 @@ class Neighbor:
     #: The neighbour is not on a shared link but up to this many hops away (eBGP
     #: multihop: the TTL sent without GTSM; with GTSM the TTL is 255 whatever this says).
     multihop: int | None = None
+    #: RFC 4456: this internal neighbour is a route reflection client of ours.
+    rr_client: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.families) - set(FAMILIES)
@@ -119,6 +126,10 @@ class Route:
     local_pref: int | None = None
     communities: tuple[str, ...] = ()  # "64512:100"
     large_communities: tuple[str, ...] = ()  # "64512:1:2"
+    #: RFC 4456 ORIGINATOR_ID and CLUSTER_LIST (first = last reflector) of a received
+    #: route; a daemon announcing a route ignores them.
+    originator_id: str | None = None
+    cluster_list: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.origin not in ORIGINS:
@@ -169,12 +180,20 @@ class PeerDaemon(ABC):
         announce: Sequence[Route] = (),
         listen: Sequence[str] = (),
         config_text: str | None = None,
+        cluster_id: str | None = None,
     ) -> None:
         """``config_text``, if given, is the daemon's configuration verbatim instead of one
         generated from ``neighbors`` and ``announce`` (ExaBGP: its ``neighbor`` blocks),
-        for sessions that need features the structured form lacks (golden captures)."""
+        for sessions that need features the structured form lacks (golden captures).
+        ``cluster_id``: the RFC 4456 CLUSTER_ID when reflecting (``None``: the daemon's
+        default, its router id); only meaningful with ``rr_client`` neighbours."""
         if not neighbors and config_text is None:
             raise ValueError("a daemon needs at least one neighbor")
+        for neighbor in neighbors:
+            if neighbor.rr_client and neighbor.asn != asn:
+                raise ValueError(f"rr_client {neighbor.address} is not an internal neighbour")
+        if cluster_id is not None:
+            cluster_id = str(ipaddress.IPv4Address(cluster_id))  # a 4-octet dotted quad
         self.lab = lab
         self.ns = ns
         self.asn = asn
@@ -183,6 +202,7 @@ class PeerDaemon(ABC):
         self.announce = tuple(announce)
         self.listen = tuple(listen)
         self.config_text = config_text
+        self.cluster_id = cluster_id
         self.label = lab.unique_name(f"{self.name}-{ns.role}")
         self.dir = lab.workdir / self.label
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -202,6 +222,11 @@ class PeerDaemon(ABC):
 
     def is_ibgp(self, neighbor: Neighbor) -> bool:
         return neighbor.asn == self.asn
+
+    @property
+    def reflects(self) -> bool:
+        """True when some neighbour is a route reflection client of this daemon."""
+        return any(neighbor.rr_client for neighbor in self.neighbors)
 
     def own_address(self, family: str, neighbor: Neighbor) -> str:
         """Our address of ``family`` towards ``neighbor``: its local address, or a global
@@ -251,6 +276,24 @@ class PeerDaemon(ABC):
     def _after_start(self) -> None:  # noqa: B027 (an optional hook, not abstract)
         """Work to do once the daemon is ready (announcing routes through its CLI)."""
 
+    def add_route(self, route: Route) -> None:
+        """Originate ``route`` on the running daemon (and after restarts: it joins
+        ``announce``).  Daemons that cannot do so at run time raise NotImplementedError."""
+        raise NotImplementedError(f"{self.name} cannot add routes at run time")
+
+    def delete_route(self, prefix: str, family: str = "ipv4") -> None:
+        """Withdraw the announced route of ``prefix`` from the running daemon (and from
+        ``announce``).  ``family`` is that of ``prefix``, for daemons that want it."""
+        raise NotImplementedError(f"{self.name} cannot withdraw routes at run time")
+
+    def _without(self, prefix: str) -> tuple[Route, ...]:
+        """``announce`` without the route of ``prefix`` (KeyError if there is none)."""
+        wanted = str(ipaddress.ip_network(prefix))
+        kept = tuple(route for route in self.announce if route.prefix != wanted)
+        if len(kept) == len(self.announce):
+            raise KeyError(f"{self.label} announces no {wanted}")
+        return kept
+
     @abstractmethod
     def established(self, neighbor: str) -> bool:
         """True while the session with ``neighbor`` (an address) is Established."""
@@ -259,6 +302,14 @@ class PeerDaemon(ABC):
     def received_routes(self, family: str = "ipv4") -> list[Route]:
         """The routes of ``family`` learned from neighbours, attributes as parsed from the
         daemon's own JSON or CLI output, sorted by prefix."""
+
+    def kept_routes(self, family: str = "ipv4") -> list[Route]:
+        """The learned paths of ``family`` the daemon keeps for route selection, after
+        its import checks (AS_PATH, ORIGINATOR_ID and CLUSTER_LIST loops, policy).  By
+        default :meth:`received_routes`: BIRD's tables, for one, hold accepted routes
+        only.  Daemons whose received view keeps refused routes (pybgp's Adj-RIB-In)
+        override it."""
+        return self.received_routes(family)
 
     @abstractmethod
     def shutdown_message(self, neighbor: str) -> str | None:

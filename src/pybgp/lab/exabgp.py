@@ -84,6 +84,8 @@ class ExaBGP(PeerDaemon):
         ``exabgp`` to run (default: :func:`exabgp_binary`).  With ``config_text``, its
         ``neighbor`` blocks name the API process ``api`` (``api { processes [ api ]; }``)."""
         super().__init__(lab, ns, **common)
+        if self.reflects:
+            raise ValueError("ExaBGP does not reflect routes: no rr_client neighbours")
         self.tcp_attempts = tcp_attempts
         self.binary = binary or exabgp_binary()
         self.fifo = self.dir / "commands.fifo"
@@ -318,4 +320,6 @@ def _route(prefix: str, next_hop: str, attribute: dict[str, Any]) -> Route:
         local_pref=attribute.get("local-preference"),
         communities=tuple(f"{a}:{b}" for a, b in attribute.get("community", [])),
         large_communities=tuple(f"{a}:{b}:{c}" for a, b, c in attribute.get("large-community", [])),
+        originator_id=attribute.get("originator-id"),  # RFC 4456
+        cluster_list=tuple(attribute.get("cluster-list", ())),
     )

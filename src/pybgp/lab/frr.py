@@ -10,6 +10,7 @@ without zebra nothing is ever in the RIB) and a route-map each that sets the att
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import shutil
@@ -66,6 +67,8 @@ class Frr(PeerDaemon):
             " no bgp default ipv4-unicast",
             " no bgp network import-check",
         ]
+        if self.cluster_id is not None:
+            lines.append(f" bgp cluster-id {self.cluster_id}")  # RFC 4456
         for neighbor in self.neighbors:
             lines += self._neighbor(neighbor)
         for family in ("ipv4", "ipv6"):
@@ -77,6 +80,8 @@ class Frr(PeerDaemon):
                 if route.family == family:
                     lines.append(f"  network {route.prefix} route-map {_route_map(index)}")
             lines += [f"  neighbor {n.address} activate" for n in active]
+            clients = [n for n in active if n.rr_client]  # RFC 4456
+            lines += [f"  neighbor {n.address} route-reflector-client" for n in clients]
             if family == "ipv6":
                 lines += [
                     f"  neighbor {n.address} route-map {_next_hop_map(index)} out"
@@ -173,6 +178,33 @@ class Frr(PeerDaemon):
         except ValueError:
             return {}
 
+    def add_route(self, route: Route) -> None:
+        """Originate ``route``: a route-map of its attributes and a ``network``."""
+        if route not in self.announce:
+            self.announce += (route,)
+        # Named after the prefix: the index names of config() shift as routes come and go.
+        name = "ADDED_" + re.sub(r"[^0-9A-Za-z]", "_", route.prefix)
+        self.vtysh(
+            "configure terminal",
+            f"no route-map {name}",
+            f"route-map {name} permit 10",
+            *_sets(route),
+            "exit",
+            f"router bgp {self.asn}",
+            f"address-family {route.family} unicast",
+            f"network {route.prefix} route-map {name}",
+        )
+
+    def delete_route(self, prefix: str, family: str = "ipv4") -> None:
+        """Withdraw the route of ``prefix`` (``no network``)."""
+        self.announce = self._without(prefix)
+        self.vtysh(
+            "configure terminal",
+            f"router bgp {self.asn}",
+            f"address-family {family} unicast",
+            f"no network {ipaddress.ip_network(prefix)}",
+        )
+
     # -- state ----------------------------------------------------------------------------
     def established(self, neighbor: str) -> bool:
         info = self._json(f"show bgp neighbors {neighbor} json").get(neighbor, {})
@@ -256,4 +288,6 @@ def parse_path(prefix: str, path: dict[str, Any]) -> Route:
         local_pref=path.get("locPrf", path.get("localpref")),
         communities=tuple(communities),
         large_communities=tuple(larges),
+        originator_id=path.get("originatorId"),  # RFC 4456
+        cluster_list=tuple(path.get("clusterList", {}).get("list", ())),
     )

@@ -109,6 +109,13 @@ class GoBGP(PeerDaemon):
                 "    enabled = true",
                 f"    multihop-ttl = {neighbor.multihop}",
             ]
+        if neighbor.rr_client or (self.cluster_id is not None and self.is_ibgp(neighbor)):
+            # RFC 4456.  GoBGP keeps the cluster id per neighbour (default: the router id).
+            lines += ["  [neighbors.route-reflector.config]"]
+            if neighbor.rr_client:
+                lines.append("    route-reflector-client = true")
+            if self.cluster_id is not None:
+                lines.append(f'    route-reflector-cluster-id = "{self.cluster_id}"')
         for family in neighbor.families:
             lines += [
                 "  [[neighbors.afi-safis]]",
@@ -145,7 +152,7 @@ class GoBGP(PeerDaemon):
 
     def _after_start(self) -> None:
         for route in self.announce:
-            self.add_route(route)
+            self._originate(route)
 
     # -- CLI ------------------------------------------------------------------------------
     def _gobgp(self, *words: str, check: bool = True) -> Any:
@@ -156,7 +163,12 @@ class GoBGP(PeerDaemon):
         return str(self._gobgp(*words).stdout)
 
     def add_route(self, route: Route) -> None:
-        """Originate ``route`` (``gobgp global rib add``)."""
+        """Originate ``route`` now (``gobgp global rib add``) and after restarts."""
+        self._originate(route)
+        if route not in self.announce:
+            self.announce += (route,)
+
+    def _originate(self, route: Route) -> None:
         words = [route.prefix]
         next_hop = route.next_hop or self._default_next_hop(route.family)
         if next_hop:
@@ -184,8 +196,9 @@ class GoBGP(PeerDaemon):
         return None
 
     def delete_route(self, prefix: str, family: str = "ipv4") -> None:
-        """Withdraw a route added with :meth:`add_route`."""
+        """Withdraw an announced route (``gobgp global rib del``)."""
         self.gobgp("global", "rib", "del", prefix, "-a", family)
+        self.announce = self._without(prefix)
 
     # -- state ----------------------------------------------------------------------------
     def established(self, neighbor: str) -> bool:
@@ -257,4 +270,6 @@ def parse_path(prefix: str, path: dict[str, Any]) -> Route:
         local_pref=attrs[5]["value"] if 5 in attrs else None,
         communities=tuple(communities),
         large_communities=tuple(larges),
+        originator_id=attrs.get(9, {}).get("value"),  # ORIGINATOR_ID (RFC 4456)
+        cluster_list=tuple(attrs.get(10, {}).get("value", ())),  # CLUSTER_LIST
     )

@@ -2,7 +2,9 @@
 
 It writes the TOML configuration (docs/configuration.md) from lab `Neighbor`s and
 `Route`s, runs `pybgp speak` with the interpreter running this code, and reads the
-daemon through its control socket, as `pybgp status` does.  Being a `PeerDaemon`, it
+daemon through its control socket, as `pybgp status` does.  With ``reflect=True`` it
+runs the route reflector, `pybgp reflect`, on the same file (plus `cluster-id` under
+`[speaker]` and `rr-client` per `[[peer]]`).  Being a `PeerDaemon`, it
 can stand wherever the lab wants a BGP speaker (a mixed cluster, a benchmark target).
 """
 
@@ -59,6 +61,24 @@ def _route(entry: dict[str, Any]) -> Route:
         local_pref=entry.get("local_pref"),
         communities=tuple(entry.get("communities", ())),
         large_communities=tuple(entry.get("large_communities", ())),
+        originator_id=entry.get("originator_id"),  # RFC 4456, dotted quads
+        cluster_list=tuple(entry.get("cluster_list", ())),
+    )
+
+
+def _loc_rib_route(entry: dict[str, Any]) -> Route:
+    """A lab `Route` from one path of the `routes` control command (a flat AS path)."""
+    return Route(
+        entry["prefix"],
+        next_hop=entry.get("next_hop"),
+        as_path=tuple(entry.get("as_path", ())),
+        origin=entry.get("origin") or "igp",
+        med=entry.get("med"),
+        local_pref=entry.get("local_pref"),
+        communities=tuple(entry.get("communities", ())),
+        large_communities=tuple(entry.get("large_communities", ())),
+        originator_id=entry.get("originator_id"),
+        cluster_list=tuple(entry.get("cluster_list", ())),
     )
 
 
@@ -73,11 +93,14 @@ class Pybgp(PeerDaemon):
         *,
         peer_types: dict[str, str] | None = None,
         connect_retry: int = 1,
+        reflect: bool = False,
         **common: Any,
     ) -> None:
         """``common``: the keyword arguments of :class:`PeerDaemon`.  ``peer_types``: the
-        ``type`` label per neighbour address, as `pybgp status` shows it."""
+        ``type`` label per neighbour address, as `pybgp status` shows it.  ``reflect``:
+        run `pybgp reflect` (RFC 4456 route reflector) instead of `pybgp speak`."""
         super().__init__(lab, ns, **common)
+        self.reflect = reflect
         self.peer_types = peer_types or {}
         self.connect_retry = connect_retry
         self.socket = str(self.dir / "pybgp.sock")
@@ -94,6 +117,8 @@ class Pybgp(PeerDaemon):
             f"connect-retry = {self.connect_retry}",
             f"announce = {_toml([_announce_entry(self._next_hop(r)) for r in self.announce])}",
         ]
+        if self.cluster_id is not None:
+            lines.append(f"cluster-id = {_toml(self.cluster_id)}")  # RFC 4456 7
         for neighbor in self.neighbors:
             keys = {
                 "address": neighbor.address,
@@ -109,6 +134,8 @@ class Pybgp(PeerDaemon):
                 keys["password"] = neighbor.password
             if neighbor.ttl_security is not None:
                 keys["ttl-security"] = neighbor.ttl_security  # RFC 5082 GTSM
+            if neighbor.rr_client:
+                keys["rr-client"] = True  # RFC 4456
             # `multihop` needs no key: pybgp sends with the kernel's default TTL (64).
             lines += ["", "[[peer]]", *(f"{key} = {_toml(value)}" for key, value in keys.items())]
         return "\n".join(lines) + "\n"
@@ -135,8 +162,14 @@ class Pybgp(PeerDaemon):
     def _prepare(self) -> None:
         self.config_path.write_text(self.config_text or self.config())
 
+    @property
+    def command(self) -> str:
+        """The `pybgp` sub-command this daemon runs: ``speak`` or ``reflect``."""
+        return "reflect" if self.reflect else "speak"
+
     def _speak(self, *extra: str) -> list[str]:
-        return [sys.executable, "-m", "pybgp.cli", "speak", "-c", str(self.config_path), *extra]
+        config = str(self.config_path)
+        return [sys.executable, "-m", "pybgp.cli", self.command, "-c", config, *extra]
 
     def _argv(self) -> list[str]:
         return self._speak()
@@ -184,6 +217,16 @@ class Pybgp(PeerDaemon):
             for neighbor in self.neighbors
             for entry in self.received(neighbor.address)
             if entry["family"] == family
+        ]
+        return sorted(routes, key=lambda route: route.prefix)
+
+    def kept_routes(self, family: str = "ipv4") -> list[Route]:
+        """The learned paths of the Loc-RIB (`pybgp routes`): unlike the Adj-RIB-In,
+        without the routes refused on import (loops, policy)."""
+        routes = [
+            _loc_rib_route(entry)
+            for entry in self.control("routes")
+            if entry["family"] == family and entry["peer"] != "local"
         ]
         return sorted(routes, key=lambda route: route.prefix)
 
