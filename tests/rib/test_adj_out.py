@@ -131,3 +131,15 @@ def test_produce_respects_its_budget_and_resumes() -> None:
     assert group.pending == 0
     sent = [k for m in first + rest for k in decode_message(m).nlri]
     assert sorted(sent) == sorted(V4)
+
+
+def test_a_group_sends_only_the_families_its_members_negotiated() -> None:
+    """RFC 4760 6: routes of a family the session did not agree on are not sent (GoBGP
+    resets an IPv4-only session that receives an IPv6 MP_REACH_NLRI)."""
+    group = UpdateGroup(export, CodecContext(), families=[IPV4_UNICAST])
+    group.changed(IPV6_UNICAST, V6[0], INTERNER.get(ATTRS[0], SOURCES[0], OUR_V6))
+    group.changed_many(IPV6_UNICAST, V6[1:], INTERNER.get(ATTRS[0], SOURCES[0], OUR_V6))
+    group.changed(IPV4_UNICAST, V4[0], INTERNER.get(ATTRS[0], SOURCES[0], None))
+    assert group.pending == 1
+    (message,) = [o.message for o in group.produce()]
+    assert decode_message(message).mp_reach is None

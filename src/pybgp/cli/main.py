@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import decode, peer, reload, routes, speak, status
+from . import bench, decode, peer, reload, routes, speak, status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     speak.add_parser(commands)
     status.add_parser(commands)
     peer.add_parser(commands)
+    bench.add_parser(commands)
     routes.add_parser(commands)
     reload.add_parser(commands)
     return parser

@@ -19,7 +19,7 @@ Standard library only, no I/O.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import groupby, islice
@@ -58,18 +58,30 @@ class Outgoing:
 
 
 class UpdateGroup:
-    def __init__(self, export: Export, context: CodecContext, per_prefix: bool = False) -> None:
+    def __init__(
+        self,
+        export: Export,
+        context: CodecContext,
+        per_prefix: bool = False,
+        families: Iterable[Family] | None = None,
+    ) -> None:
         self.export = export
         self.context = context
+        # The families the members negotiated (RFC 4760 6: nothing else may be sent);
+        # None: all.
+        self.families = frozenset(families) if families is not None else None
         # The export looks at each prefix (a prefix-list policy): no run shares a result.
         self.per_prefix = per_prefix
         self.sent: dict[Family, dict[bytes, Exported]] = {}
         self._dirty: dict[Family, dict[bytes, Path | None]] = {}
         self._draining: dict[Family, _Draining] = {}
+        self._tally = _Tally()
 
     # --- what changed ------------------------------------------------------------------
     def changed(self, family: Family, key: bytes, best: Path | None) -> None:
         """The prefix's best path is now `best` (None: gone); coalesces with earlier ones."""
+        if self.families is not None and family not in self.families:
+            return
         dirty = self._dirty.get(family)
         if dirty is None:
             dirty = self._dirty[family] = {}
@@ -77,6 +89,8 @@ class UpdateGroup:
 
     def changed_many(self, family: Family, keys: Iterable[bytes], best: Path | None) -> None:
         """Many prefixes now share the best path `best` (or are all gone)."""
+        if self.families is not None and family not in self.families:
+            return
         dirty = self._dirty.get(family)
         if dirty is None:
             dirty = self._dirty[family] = {}
@@ -88,7 +102,7 @@ class UpdateGroup:
         """Queue a whole table again (a new member, a ROUTE-REFRESH): what was sent is
         forgotten (unless not `forget`), so every exported prefix goes out."""
         if forget:
-            self.sent.pop(family, None)
+            self._tally.remove(list(self.sent.pop(family, {}).values()))
             self._draining.pop(family, None)  # the whole table follows anyway
         dirty = self._dirty.setdefault(family, {})
         for key, best in table:
@@ -97,6 +111,8 @@ class UpdateGroup:
     def adopt(self, other: UpdateGroup) -> None:
         """Start from what `other` has sent and re-examine every prefix: a member moves
         here from `other` (its export changed) and gets only the differences."""
+        self._tally.counts = other._tally.counts.copy()
+        self._tally.origin = dict(other._tally.origin)
         for family, sent in other.sent.items():
             self.sent[family] = dict(sent)
             dirty = self._dirty.setdefault(family, {})
@@ -119,8 +135,11 @@ class UpdateGroup:
             d.left for d in self._draining.values()
         )
 
-    def advertised(self) -> int:
-        return sum(len(sent) for sent in self.sent.values())
+    def advertised(self, member: Address | None = None) -> int:
+        """Prefixes the members have been sent; for `member`, less its own routes (it
+        is never sent those)."""
+        total = sum(len(sent) for sent in self.sent.values())
+        return total - self._tally.counts[member] if member is not None else total
 
     # --- UPDATEs -------------------------------------------------------------------------
     def produce(self, limit: int | None = None) -> list[Outgoing]:
@@ -200,10 +219,10 @@ class UpdateGroup:
                 # An export policy that looks at prefixes: one prefix at a time.
                 for key in keys:
                     exported = self.export(family, key, best)
-                    _apply_run([key], best, exported, sent, announce, withdraw)
+                    _apply_run([key], best, exported, sent, announce, withdraw, self._tally)
                 continue
             exported = self.export(family, keys[0], best) if best is not None else None
-            _apply_run(keys, best, exported, sent, announce, withdraw)
+            _apply_run(keys, best, exported, sent, announce, withdraw, self._tally)
         context = self.context
         out = [Outgoing(m) for m in pack_withdrawals(withdraw, context, family)] if withdraw else []
         for entry in announce.values():
@@ -242,6 +261,25 @@ class _Batch:
         self.replaced: list[bytes] = []  # keys the members held something else for
 
 
+class _Tally:
+    """How many of the sent prefixes each source's paths account for: a member is not
+    sent its own routes, so its count of routes advertised leaves those out."""
+
+    __slots__ = ("counts", "origin")
+
+    def __init__(self) -> None:
+        self.counts: Counter[Address | None] = Counter()
+        self.origin: dict[int, Address | None] = {}  # id(Exported) -> its path's source
+
+    def add(self, exported: Exported, source: Address | None, count: int) -> None:
+        self.origin[id(exported)] = source
+        self.counts[source] += count
+
+    def remove(self, olds: list[Exported]) -> None:
+        for ident, count in Counter(map(id, olds)).items():  # counted at C speed
+            self.counts[self.origin.get(ident)] -= count
+
+
 def _apply_run(
     keys: list[bytes],
     best: Path | None,
@@ -249,6 +287,7 @@ def _apply_run(
     sent: dict[bytes, Exported],
     announce: dict[tuple[int, bytes | None, Address | None], _Batch],
     withdraw: list[bytes],
+    tally: _Tally,
 ) -> None:
     """Prefixes `keys` now export as `exported` (None: not at all): update `sent` and
     collect what must be said, comparing with what was sent at C speed."""
@@ -257,9 +296,11 @@ def _apply_run(
     if exported is None:
         if unsent == len(keys):
             return  # none of them was sent: nothing to withdraw
-        gone = [key for key, old in zip(keys, before, strict=True) if old is not None]
+        pairs = [(key, old) for key, old in zip(keys, before, strict=True) if old is not None]
+        gone = [key for key, _ in pairs]
         deque(map(sent.__delitem__, gone), maxlen=0)
         withdraw.extend(gone)
+        tally.remove([old for _, old in pairs])
         return
     assert best is not None
     same = before.count(exported)  # identity first: exports are memoised per path
@@ -268,14 +309,18 @@ def _apply_run(
     if same or unsent != len(keys):
         pairs = [(key, old) for key, old in zip(keys, before, strict=True) if old is not exported]
         keys = [key for key, _ in pairs]
-        replaced = [key for key, old in pairs if old is not None]
+        olds = [(key, old) for key, old in pairs if old is not None]
+        replaced = [key for key, _ in olds]
+        tally.remove([old for _, old in olds])  # type: ignore[misc]
     else:
         replaced = []
     sent.update(dict.fromkeys(keys, exported))
-    group = (id(exported[0]), exported[1], best.source.address)
+    source = best.source.address
+    tally.add(exported, source, len(keys))
+    group = (id(exported[0]), exported[1], source)
     entry = announce.get(group)
     if entry is None:
-        entry = announce[group] = _Batch(exported, best.source.address)
+        entry = announce[group] = _Batch(exported, source)
     entry.keys.extend(keys)
     # The members held other paths for these: the route's own source must hear them
     # withdrawn (it does not get its own route back).

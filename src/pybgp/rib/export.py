@@ -70,7 +70,7 @@ class ExportView:
             self.next_hop_self,
             self.extended_next_hop,
             self.policy_names,
-            id(self.policy),  # a reloaded policy of the same name is another export
+            self.policy,  # equal chains have equal definitions (a reload may change them)
         )
 
     def __call__(self, family: Family, key: bytes, path: Path) -> Exported | None:

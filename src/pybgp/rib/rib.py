@@ -68,7 +68,8 @@ class Rib:
     ) -> None:
         self.local_asn = local_asn
         self.router_id = bytes(int(part) for part in router_id.split("."))
-        self.cluster_id = bytes(int(part) for part in cluster_id.split(".")) if cluster_id else None
+        self.cluster_id: bytes | None = None
+        self.set_cluster_id(cluster_id)
         self.loc = LocRib(options)
         self.paths = PathInterner()
         self.next_hop_cost = next_hop_cost
@@ -76,6 +77,11 @@ class Rib:
         # Called with each BestChange; building them costs an object per prefix, so only
         # while someone watches.
         self.watchers: list[Callable[[BestChange], None]] = []
+
+    def set_cluster_id(self, cluster_id: str | None) -> None:
+        """Reflect with this CLUSTER_ID (RFC 4456 7), or not at all (None).  Routes
+        already accepted are not checked again: the peers' sessions carry on."""
+        self.cluster_id = bytes(int(part) for part in cluster_id.split(".")) if cluster_id else None
 
     # --- peers ---------------------------------------------------------------------------
     def receive(self, peer: PeerRib, update: Update) -> None:

@@ -92,7 +92,7 @@ class Outbound:
             signature,
             view,
             families,
-            UpdateGroup(view, context, view.policy.prefix_dependent),
+            UpdateGroup(view, context, view.policy.prefix_dependent, families),
             [driver],
         )
         self._of[driver] = group
@@ -127,7 +127,7 @@ class Outbound:
             (view.signature, old.families, context),
             view,
             old.families,
-            UpdateGroup(view, context, view.policy.prefix_dependent),
+            UpdateGroup(view, context, view.policy.prefix_dependent, old.families),
             [],
         )
         group.updates.adopt(old.updates)

@@ -408,19 +408,23 @@ class PeerDriver:
         """New import/export policies (a reload): applied without a session restart."""
         self.peer = peer
         if self.peer_rib is not None:
-            self.rib.reimport(self.peer_rib, self.compile_policy(peer.import_policy))
+            chain = self.compile_policy(peer.import_policy)
+            if chain != self.peer_rib.import_policy:  # equal when the definitions are
+                self.rib.reimport(self.peer_rib, chain)
         local = self._local_address(self.primary)
         negotiated = self.session.negotiated
         group = self.outbound.group_of(self)
         if group is not None and local is not None and negotiated is not None:
             if isinstance(local, ipaddress.IPv6Address) and local.ipv4_mapped is not None:
                 local = local.ipv4_mapped
-            self.outbound.rejoin(self, self.export_view(local))
+            view = self.export_view(local)
+            if view.signature != group.view.signature:
+                self.outbound.rejoin(self, view)
         self.outbound.schedule()
 
     def _advertised(self) -> int:
         group = self.outbound.group_of(self)
-        return group.updates.advertised() if group is not None else 0
+        return group.updates.advertised(self.peer.address) if group is not None else 0
 
     # --- status --------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -72,16 +72,11 @@ class Speaker:
     def __init__(self, config: Config, *, control: bool = True, reflector: bool = False) -> None:
         self.config = config
         self.speaker = config.speaker
-        self.reflector = (
-            reflector
-            or any(p.rr_client for p in config.peers)
-            or any(r.rr_client for r in config.peer_ranges)
-        )
-        cluster_id = self.speaker.cluster_id or self.speaker.router_id
+        self._reflect_mode = reflector
         self.rib = Rib(
             self.speaker.asn,
             self.speaker.router_id,
-            cluster_id if self.reflector else None,
+            self._cluster_id(config),
             Options(
                 always_compare_med=self.speaker.always_compare_med,
                 deterministic_med=self.speaker.deterministic_med,
@@ -267,6 +262,21 @@ class Speaker:
         assert self._loop is not None
         self._loop.call_soon(driver.retire)
 
+    def _cluster_id(self, config: Config) -> str | None:
+        """Our CLUSTER_ID (RFC 4456 7) when we reflect, else None."""
+        reflecting = (
+            self._reflect_mode
+            or any(p.rr_client for p in config.peers)
+            or any(r.rr_client for r in config.peer_ranges)
+        )
+        if not reflecting:
+            return None
+        return config.speaker.cluster_id or config.speaker.router_id
+
+    @property
+    def reflector(self) -> bool:
+        return self.rib.cluster_id is not None
+
     @property
     def outbound(self) -> Outbound:
         if self._outbound is None:
@@ -378,12 +388,18 @@ class Speaker:
         old = self.config
         changed_speaker = [
             name
-            for name in ("asn", "router_id", "listen", "control_socket", "cluster_id")
+            for name in ("asn", "router_id", "listen", "control_socket")
             if getattr(old.speaker, name) != getattr(config.speaker, name)
         ]
         self.config = config
         self._chains.clear()
         notes = []
+        cluster_id = self._cluster_id(config)
+        if cluster_id != self._cluster_id(old):
+            # Reflection starts, stops or changes cluster: every peer's export changes
+            # (each one moves to a new update group below) and so does the import check.
+            self.rib.set_cluster_id(cluster_id)
+            notes.append(f"cluster id {cluster_id}" if cluster_id else "not reflecting")
         wanted = {peer.address: peer for peer in config.peers}
         for address, driver in list(self.peers.items()):
             new = wanted.get(address) if not driver.dynamic else config.match(address)
