@@ -296,11 +296,13 @@ def _apply_run(
     if exported is None:
         if unsent == len(keys):
             return  # none of them was sent: nothing to withdraw
-        pairs = [(key, old) for key, old in zip(keys, before, strict=True) if old is not None]
-        gone = [key for key, _ in pairs]
-        deque(map(sent.__delitem__, gone), maxlen=0)
-        withdraw.extend(gone)
-        tally.remove([old for _, old in pairs])
+        if unsent:
+            pairs = [(key, old) for key, old in zip(keys, before, strict=True) if old is not None]
+            keys = [key for key, _ in pairs]
+            before = [old for _, old in pairs]
+        deque(map(sent.__delitem__, keys), maxlen=0)
+        withdraw.extend(keys)
+        tally.remove(before)  # type: ignore[arg-type]
         return
     assert best is not None
     same = before.count(exported)  # identity first: exports are memoised per path

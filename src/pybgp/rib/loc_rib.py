@@ -130,6 +130,17 @@ class LocRib:
         others: list[BestChange] = []
         if not table:
             return gone, others
+        held = list(map(table.get, keys))
+        try:
+            sources = list(map(_sources, held))  # None and _Entry have no .source
+        except AttributeError:
+            pass
+        else:
+            if sources.count(source) == len(keys):
+                # Every prefix held only this source's path (a peer's table going away):
+                # all of them go, at C speed.
+                deque(map(table.__delitem__, keys), maxlen=0)
+                return list(keys), others
         get = table.get
         for key in keys:
             held = get(key)
