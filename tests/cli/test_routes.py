@@ -268,3 +268,15 @@ def test_not_running(json_flag: list[str], capsys: pytest.CaptureFixture[str]) -
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "pybgp is not running: no control socket at /nonexistent\n"
+
+
+async def test_limit_prints_the_first_prefixes_and_says_there_are_more(
+    network: Network, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A million-route table is not built in the daemon's memory unless asked."""
+    entries = await routes_json(network.r.control_socket, "--limit", "1")
+    assert len({entry["prefix"] for entry in entries}) == 1
+    assert entries[0]["best"] is True
+    assert "the first 1 prefixes; --limit 0 for all" in capsys.readouterr().err
+    everything = await routes_json(network.r.control_socket, "--limit", "0")
+    assert {entry["prefix"] for entry in everything} == {P, Q}

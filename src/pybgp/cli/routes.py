@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from .daemon_socket import DaemonUnreachable, add_socket_arguments, ask
+
+DEFAULT_LIMIT = 10_000  # prefixes: a full table is printed only when asked (--limit 0)
 
 
 def add_parser(commands: Any) -> None:
@@ -23,6 +26,13 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("prefix", nargs="?", help="only this prefix (e.g. 10.244.1.0/26)")
     parser.add_argument("--json", action="store_true", help="JSON output")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=DEFAULT_LIMIT,
+        metavar="N",
+        help=f"at most N prefixes (default {DEFAULT_LIMIT:,}; 0: all)",
+    )
     add_socket_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -46,11 +56,20 @@ def _describe(entry: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    arguments = {"prefix": args.prefix} if args.prefix else {}
+    arguments: dict[str, Any] = {"prefix": args.prefix} if args.prefix else {}
+    if args.limit > 0:
+        arguments["limit"] = args.limit + 1  # one more, to know there are more
     try:
         entries = ask(args, "pybgp routes", "routes", **arguments)
     except DaemonUnreachable as exc:
         return exc.status
+    prefixes = list(dict.fromkeys(entry["prefix"] for entry in entries))
+    if args.limit > 0 and len(prefixes) > args.limit:
+        entries = [entry for entry in entries if entry["prefix"] != prefixes[args.limit]]
+        print(
+            f"pybgp routes: the first {args.limit:,} prefixes; --limit 0 for all",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(entries, indent=2))
         return 0

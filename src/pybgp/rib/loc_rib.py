@@ -34,7 +34,7 @@ class BestChange:
     previous: Path | None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Entry:
     paths: tuple[Path, ...]
     best: Path

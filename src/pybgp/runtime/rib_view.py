@@ -50,8 +50,11 @@ def path_entry(prefix: str, family: str, path: Path, best: bool, reason: str) ->
     }
 
 
-def loc_rib_entries(rib: Rib, prefix: str | None = None) -> list[dict[str, Any]]:
-    """Every path of every prefix (or of one prefix), best first."""
+def loc_rib_entries(
+    rib: Rib, prefix: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Every path of every prefix (or of one prefix), best first; at most `limit`
+    prefixes (a million-route table would otherwise be built in memory whole)."""
     if prefix is not None:
         try:
             network = ipaddress.ip_network(prefix)
@@ -64,13 +67,17 @@ def loc_rib_entries(rib: Rib, prefix: str | None = None) -> list[dict[str, Any]]
         families = rib.families()
         keys = []
     out: list[dict[str, Any]] = []
+    shown = 0
     for family in families:
         name = FAMILY_NAMES.get(family, f"{family[0]}/{family[1]}")
-        wanted = keys or [key for key, _, _ in rib.loc.items(family)]
+        wanted = keys or (key for key, _, _ in rib.loc.items(family))
         for key in wanted:
             chosen = rib.loc.best(family, key)
             if chosen is None:
                 continue
+            if limit is not None and shown >= limit:
+                return out
+            shown += 1
             best, reason = chosen
             text = prefix_str(key, family[0])
             out.append(path_entry(text, name, best, True, reason))

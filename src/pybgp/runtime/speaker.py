@@ -461,7 +461,9 @@ class Speaker:
         return {
             "status": lambda args: self.status(),
             "adj-rib-in": self._adj_rib_in,
-            "routes": lambda args: loc_rib_entries(self.rib, args.get("prefix")),
+            "routes": lambda args: loc_rib_entries(
+                self.rib, args.get("prefix"), _optional_int(args.get("limit"))
+            ),
             "reload": self._reload_command,
             "peer-disable": self._peer_disable,
             "peer-enable": self._peer_enable,
@@ -515,6 +517,14 @@ class Speaker:
         driver = self._driver(args)
         driver.stop(str(args.get("message", "")), restart=True)
         return f"{driver.name} reset"
+
+
+def _optional_int(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"limit must be a non-negative integer, got {value!r}")
+    return value
 
 
 def _community_text(value: int | str) -> str:
