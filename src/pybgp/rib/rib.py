@@ -178,9 +178,15 @@ class Rib:
     def originate(
         self, family: Family, key: bytes, attributes: PathAttributes, next_hop: bytes | None
     ) -> None:
+        self.originate_many(family, [key], attributes, next_hop)
+
+    def originate_many(
+        self, family: Family, keys: list[bytes], attributes: PathAttributes, next_hop: bytes | None
+    ) -> None:
+        """Our own routes, sharing one attribute set, as a peer's UPDATE would bring them."""
         path = self.paths.get(attributes, LOCAL, next_hop)
-        change = self.loc.set_path(family, key, path)
-        self._publish(family, [], path, [change] if change is not None else [])
+        plain, others = self.loc.set_many(family, keys, path)
+        self._publish(family, plain, path, others)
 
     def withdraw_local(self, family: Family, key: bytes) -> None:
         self._publish_removal(family, *self.loc.remove_many(family, [key], LOCAL))

@@ -48,10 +48,17 @@ def _family(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Family:
     return IPV4_UNICAST if network.version == 4 else IPV6_UNICAST
 
 
+def network_key(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bytes:
+    """The wire key of a prefix (length octet, then the significant octets), built from
+    the parsed network (prefix_key would parse its text again)."""
+    length = network.prefixlen
+    return bytes((length,)) + network.network_address.packed[: (length + 7) // 8]
+
+
 def local_route(announcement: Announcement) -> LocalRoute:
     return LocalRoute(
         family=_family(announcement.prefix),
-        key=prefix_key(str(announcement.prefix)),
+        key=network_key(announcement.prefix),
         next_hop=announcement.next_hop,
         origin=announcement.origin,
         med=announcement.med,
@@ -94,8 +101,7 @@ class Speaker:
         self.peers: dict[transport.IPAddress, PeerDriver] = {}
         self._routes: dict[tuple[Family, bytes], LocalRoute] = {}
         self._local_attributes: dict[Any, Any] = {}
-        for announcement in self.speaker.announce:
-            self._originate(local_route(announcement))
+        self._originate_many(local_route(a) for a in self.speaker.announce)
         self._stopped = asyncio.Event()
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -330,11 +336,32 @@ class Speaker:
             self._outbound.schedule()
 
     def _originate(self, route: LocalRoute) -> None:
-        self._routes[(route.family, route.key)] = route
-        attributes, next_hop = local_path(route)
-        # Equal attribute sets share one object, so their routes share UPDATEs.
-        attributes = self._local_attributes.setdefault(attributes, attributes)
-        self.rib.originate(route.family, route.key, attributes, next_hop)
+        self._originate_many([route])
+
+    def _originate_many(self, routes: Iterable[LocalRoute]) -> None:
+        """Our routes into the Loc-RIB, those with equal attributes together (one
+        attribute object for them all, so they also share UPDATEs)."""
+        batches: dict[tuple[Any, ...], list[bytes]] = {}
+        for route in routes:
+            self._routes[(route.family, route.key)] = route
+            wanted = (
+                route.family,
+                route.next_hop,
+                route.origin,
+                route.med,
+                route.local_pref,
+                route.communities,
+                route.large_communities,
+                route.as_path,
+            )
+            batches.setdefault(wanted, []).append(route.key)
+        for wanted, keys in batches.items():
+            held = self._local_attributes.get(wanted)
+            if held is None:
+                route = self._routes[(wanted[0], keys[0])]
+                held = self._local_attributes[wanted] = local_path(route)
+            attributes, next_hop = held
+            self.rib.originate_many(wanted[0], keys, attributes, next_hop)
 
     async def watch(self) -> AsyncIterator[Change]:
         """Best-path changes (`RouteChange`) and session changes (`PeerChange`), as they
