@@ -21,7 +21,6 @@ equals once both are idle, when both have sent exactly the export of the same Lo
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -74,7 +73,6 @@ class Outbound:
         self.groups: list[Group] = []
         self._of: dict[PeerDriver, Group] = {}
         self._scheduled = False
-        self._ids = itertools.count()
 
     # --- membership --------------------------------------------------------------------------
     def join(
@@ -84,8 +82,10 @@ class Outbound:
         families: tuple[Family, ...],
         context: CodecContext,
         marker: Marker = Marker.END_OF_RIB,
+        marked: tuple[Family, ...] | None = None,
     ) -> None:
-        """`driver`'s session is established (or asked for a refresh): send it the table."""
+        """`driver`'s session is established (or asked for a refresh): send it the table,
+        then `marker` for each of the `marked` families (default: all of them)."""
         self.leave(driver)
         signature = (view.signature, families, context)
         group = Group(
@@ -100,11 +100,12 @@ class Outbound:
         self.rib.listeners.append(group.updates)
         for family in families:
             group.updates.resend(family, self.rib.table(family))
+            if marker is Marker.NONE or (marked is not None and family not in marked):
+                continue
             if marker is Marker.EORR:
                 # RFC 7313 4: the re-sent routes between BoRR and EoRR.
                 driver.session.send_route_refresh(family, BEGIN_OF_ROUTE_REFRESH, in_order=True)
-            if marker is not Marker.NONE:
-                group.owed.setdefault(family, []).append((driver, marker))
+            group.owed.setdefault(family, []).append((driver, marker))
         self.schedule()
 
     def refresh(self, driver: PeerDriver, family: Family, enhanced: bool) -> None:
@@ -114,7 +115,7 @@ class Outbound:
         if group is None or family not in group.families:
             return
         marker = Marker.EORR if enhanced else Marker.NONE
-        self.join(driver, group.view, group.families, group.updates.context, marker)
+        self.join(driver, group.view, group.families, group.updates.context, marker, (family,))
 
     def rejoin(self, driver: PeerDriver, view: ExportView) -> None:
         """`driver`'s export changed (a policy reload): it moves to a group of its own
