@@ -52,6 +52,8 @@ def _describe(entry: dict[str, Any]) -> str:
         parts.append("communities [" + " ".join(entry["communities"]) + "]")
     if entry.get("large_communities"):
         parts.append("large_communities [" + " ".join(entry["large_communities"]) + "]")
+    if "kernel" in entry:  # a node: what the kernel holds for the best path
+        parts.append(f"kernel: {entry['kernel'] or 'none'}")
     return "  ".join(parts)
 
 

@@ -24,6 +24,12 @@ DEFAULT_DELAY_OPEN = 0  # RFC 4271 8.1.1: DelayOpen is off unless configured
 DEFAULT_PEER_TYPE = "global"
 DEFAULT_CONTROL_SOCKET = "/run/pybgp/pybgp.sock"
 DEFAULT_LISTEN: tuple[tuple[str, int], ...] = (("0.0.0.0", BGP_PORT), ("::", BGP_PORT))
+# [node] / [fib] (config/node.py); the words match pybgp.fib.plan's.
+ENCAPSULATIONS = ("ipip", "none", "cross-subnet")
+DEFAULT_ENCAPSULATION = "none"  # BGP mode: what a router does without being told otherwise
+DEFAULT_INTERFACE = "eth0"  # a Calico node container's underlay interface
+DEFAULT_FIB_PROTOCOL = 12  # RTPROT_BIRD: `proto bird`, what Calico's tools look for
+DEFAULT_FIB_TABLE = 254  # RT_TABLE_MAIN
 
 
 def family_of(address: IPAddress | IPNetwork) -> Family:
@@ -137,6 +143,25 @@ class SpeakerConfig:
     deterministic_med: bool = False  # best per neighbouring AS first (order-independent)
 
 
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """The [node] section: this speaker is a node that hosts pods, not only a router."""
+
+    blocks: tuple[IPNetwork, ...] = ()  # local IPAM blocks: announced and blackholed
+    encapsulation: str = DEFAULT_ENCAPSULATION  # one of ENCAPSULATIONS
+    interface: str = DEFAULT_INTERFACE  # the underlay link learned routes leave by
+
+
+@dataclass(frozen=True, slots=True)
+class FibConfig:
+    """The [fib] section: how learned routes are written to the kernel."""
+
+    enabled: bool = False  # parse.py: true when there is a [node] and it is not set
+    protocol: int = DEFAULT_FIB_PROTOCOL  # rtm_protocol our routes carry (and are found by)
+    table: int = DEFAULT_FIB_TABLE
+    persist: bool = False  # leave our routes in the kernel when the speaker stops
+
+
 def _unmapped(address: IPAddress) -> IPAddress:
     """198.18.0.2 for ::ffff:198.18.0.2, as a dual-stack socket reports an IPv4 peer."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -157,6 +182,8 @@ class Config:
     policies: Mapping[str, PolicyDefinition] = field(
         default_factory=lambda: MappingProxyType({}), hash=False
     )
+    node: NodeConfig | None = None  # None = not a node: no blocks, no encapsulation
+    fib: FibConfig = FibConfig()
 
     def match(self, address: IPAddress) -> PeerConfig | None:
         """The configured peer at address, else a PeerConfig from the most specific

@@ -27,6 +27,7 @@ from .model import (
     SpeakerConfig,
     family_of,
 )
+from .node import check_blocks, fib_section, node_section
 from .policy import NEIGHBOUR_POLICY_KEYS, check_references, policy_list, policy_map
 from .schema import UNSET, Key, array_of, as_table, child, item, read_table, reject_duplicates
 from .schema import wrong_type as _wrong_type
@@ -104,6 +105,8 @@ TOP_KEYS = (
     Key("peer", tables, ()),
     Key("peer-range", tables, ()),
     Key("policy", policy_list, ()),
+    Key("node", as_table, None),
+    Key("fib", as_table, None),
 )
 
 
@@ -161,8 +164,16 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
     policies = policy_map(top["policy"])
     check_references("peer", peers, policies)
     check_references("peer-range", ranges, policies)
+    node = node_section(top["node"])
+    check_blocks(node, speaker.announce)
     return Config(
-        speaker=speaker, peers=peers, peer_ranges=ranges, source=source, policies=policies
+        speaker=speaker,
+        peers=peers,
+        peer_ranges=ranges,
+        source=source,
+        policies=policies,
+        node=node,
+        fib=fib_section(top["fib"], node),
     )
 
 

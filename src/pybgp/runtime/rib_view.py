@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from typing import Any
 
 from ..rib.decision import Path
@@ -15,6 +16,8 @@ from ..rib.rib import Rib
 from ..wire.constants import IPV4_UNICAST, IPV6_UNICAST
 from ..wire.nlri import address_str, prefix_key, prefix_str
 from .changes import next_hop_text
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 FAMILY_NAMES = {IPV4_UNICAST: "ipv4", IPV6_UNICAST: "ipv6"}
 ORIGINS = ("igp", "egp", "incomplete")
@@ -51,10 +54,18 @@ def path_entry(prefix: str, family: str, path: Path, best: bool, reason: str) ->
 
 
 def loc_rib_entries(
-    rib: Rib, prefix: str | None = None, limit: int | None = None
+    rib: Rib,
+    prefix: str | None = None,
+    limit: int | None = None,
+    kernel: Callable[[Network], object | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Every path of every prefix (or of one prefix), best first; at most `limit`
-    prefixes (a million-route table would otherwise be built in memory whole)."""
+    prefixes (a million-route table would otherwise be built in memory whole).
+
+    On a node (`kernel` given: what the FIB installed for a prefix), the best path's
+    entry also says what the kernel holds for it: `"kernel"`, as `ip route` prints it,
+    or None.
+    """
     if prefix is not None:
         try:
             network = ipaddress.ip_network(prefix)
@@ -80,7 +91,11 @@ def loc_rib_entries(
             shown += 1
             best, reason = chosen
             text = prefix_str(key, family[0])
-            out.append(path_entry(text, name, best, True, reason))
+            entry = path_entry(text, name, best, True, reason)
+            if kernel is not None:
+                installed = kernel(ipaddress.ip_network(text))
+                entry["kernel"] = str(installed) if installed is not None else None
+            out.append(entry)
             for path in rib.loc.paths(family, key):
                 if path is not best:
                     out.append(path_entry(text, name, path, False, ""))

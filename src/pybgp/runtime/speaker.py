@@ -22,6 +22,8 @@ from typing import Any
 
 from ..config import Announcement, Config, PeerConfig
 from ..config.announce import announcement as parse_announcement
+from ..fib.base import Fib
+from ..fib.plan import NodeView
 from ..rib import LocalRoute
 from ..rib.decision import Options
 from ..rib.originate import local_path
@@ -34,11 +36,14 @@ from ..wire.render import attributes_to_dict
 from . import transport
 from .changes import Change, PeerChange, route_change
 from .control import ControlServer
+from .fib_sync import FibSync
 from .outbound import Outbound
 from .peer import FAMILY_NAMES, PeerDriver
 from .rib_view import loc_rib_entries
 
 log = logging.getLogger("pybgp.speaker")
+
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
 SHUTDOWN_MESSAGE = "pybgp shutting down"
 CLOSE_TIMEOUT = 1.0  # seconds to let the final NOTIFICATIONs leave
@@ -76,8 +81,24 @@ class Speaker:
     a speaker with any `rr-client` peer.
     """
 
-    def __init__(self, config: Config, *, control: bool = True, reflector: bool = False) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        control: bool = True,
+        reflector: bool = False,
+        fib: Fib | None = None,
+        node_addresses: Iterable[IPInterface] = (),
+    ) -> None:
+        """`fib`: where a node writes its learned routes and its blocks' blackholes (the
+        CLI gives `speak` a NetlinkFib when [fib] is enabled; tests give a MemoryFib).
+        `node_addresses`: the node's own addresses with their prefix lengths, to tell
+        on-link next hops from the others (cross-subnet mode, the unreachable warning).
+        """
         self.config = config
+        self._fib = fib if config.node is not None and not reflector else None
+        self._node_addresses = tuple(node_addresses)
+        self.fib_sync: FibSync | None = None
         self.speaker = config.speaker
         self._reflect_mode = reflector
         self.rib = Rib(
@@ -102,6 +123,10 @@ class Speaker:
         self._routes: dict[tuple[Family, bytes], LocalRoute] = {}
         self._local_attributes: dict[Any, Any] = {}
         self._originate_many(local_route(a) for a in self.speaker.announce)
+        if config.node is not None:  # our IPAM blocks are announced (and blackholed)
+            self._originate_many(
+                local_route(Announcement(prefix=block)) for block in config.node.blocks
+            )
         self._stopped = asyncio.Event()
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -120,6 +145,15 @@ class Speaker:
             # hears from it.
             self._control = ControlServer(self.speaker.control_socket, self._handlers())
             await self._control.start()
+        if self._fib is not None and self.config.node is not None:
+            # Before any peer: the kernel is reconciled with what we hold now, and every
+            # route learned afterwards reaches it.
+            node = self.config.node
+            view = NodeView.from_interfaces(
+                node.encapsulation, node.interface, self._node_addresses
+            )
+            self.fib_sync = FibSync(self.rib, self._fib, view, self._loop, node.blocks)
+            await self.fib_sync.start()
         # No await from here on: an accept that ran before the configured peers exist
         # would take one of them for a dynamic neighbour and leave a second driver behind.
         try:
@@ -153,6 +187,8 @@ class Speaker:
         await asyncio.gather(*(driver.wait_closed(CLOSE_TIMEOUT) for driver in drivers))
         for driver in list(self.peers.values()):
             driver.retire()
+        if self.fib_sync is not None:
+            await self.fib_sync.close()  # our routes go, unless [fib] persist = true
         if self._control is not None:
             await self._control.close()
         self._stopped.set()
@@ -466,6 +502,17 @@ class Speaker:
         log.info("%s", summary)
         return summary
 
+    def _block_release(self, args: dict[str, Any]) -> str:
+        """A block with no pods left: no longer announced, its blackhole removed."""
+        try:
+            block = ipaddress.ip_network(str(args.get("block")))
+        except ValueError:
+            raise ValueError(f"not a prefix: {args.get('block')!r}") from None
+        if self.fib_sync is None or not self.fib_sync.release(block):
+            raise ValueError(f"{block} is not one of this node's blocks")
+        self.withdraw(str(block))
+        return f"block {block} released"
+
     def _reload_command(self, args: dict[str, Any]) -> str:
         from ..config import ConfigError
 
@@ -489,9 +536,13 @@ class Speaker:
             "status": lambda args: self.status(),
             "adj-rib-in": self._adj_rib_in,
             "routes": lambda args: loc_rib_entries(
-                self.rib, args.get("prefix"), _optional_int(args.get("limit"))
+                self.rib,
+                args.get("prefix"),
+                _optional_int(args.get("limit")),
+                self.fib_sync.kernel_route if self.fib_sync is not None else None,
             ),
             "reload": self._reload_command,
+            "block-release": self._block_release,
             "peer-disable": self._peer_disable,
             "peer-enable": self._peer_enable,
             "peer-reset": self._peer_reset,

@@ -1,0 +1,172 @@
+"""`FibSync`: the kernel's routes follow the Loc-RIB (the node's job, issue 5).
+
+It listens to the Loc-RIB like an update group does: best-path changes mark prefixes
+dirty, coalesced, and a task on the loop turns them into kernel routes in batches
+(`Fib.set` / `Fib.delete`, then one `flush`), so a table of 100k routes is written in a
+few large netlink batches and a flapping prefix is written once with its final state.
+
+- A learned best path (and the paths that tie with it up to the IGP cost step, RFC
+  4271 9.1.2.2 (e): the ECMP set) becomes one route via their next hops, in the mode
+  the node runs (`fib.plan`).
+- Our own blocks are blackholes (as BIRD's Calico config installs them), whatever the
+  RIB says: a remote copy of our block must not replace the blackhole.
+- A prefix with no best path any more is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import Iterable
+
+from ..fib.base import Fib, KernelRoute
+from ..fib.plan import NodeView, blackhole, kernel_route, unreachable_message, unreachable_next_hops
+from ..rib.decision import Path, multipath
+from ..rib.rib import Rib
+from ..wire.constants import IPV4_UNICAST, IPV6_UNICAST, Family
+from ..wire.nlri import prefix_str
+
+log = logging.getLogger("pybgp.fib")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def next_hop_address(next_hop: bytes | None) -> Address | None:
+    """The kernel's gateway for a path's next hop octets (RFC 2545 3: of a global and a
+    link-local IPv6 next hop, the global one)."""
+    if next_hop is None:
+        return None
+    if len(next_hop) == 32:
+        next_hop = next_hop[:16]
+    if len(next_hop) not in (4, 16):
+        return None
+    address = ipaddress.ip_address(next_hop)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+class FibSync:
+    def __init__(
+        self,
+        rib: Rib,
+        fib: Fib,
+        view: NodeView,
+        loop: asyncio.AbstractEventLoop,
+        blocks: Iterable[Network] = (),
+    ) -> None:
+        self.rib = rib
+        self.fib = fib
+        self.view = view
+        self.loop = loop
+        self.blocks = {block: blackhole(block) for block in blocks}
+        self._dirty: dict[Family, dict[bytes, None]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.unreachable: dict[Address, str] = {}  # next hop -> why the kernel cannot use it
+
+    async def start(self) -> None:
+        """Reconcile the kernel with what the RIB holds now, then follow it."""
+        wanted = list(self.blocks.values())
+        for family in self.rib.families():
+            for key, _ in self.rib.table(family):
+                route = self._route(family, key)
+                if route is not None and route.prefix not in self.blocks:
+                    wanted.append(route)
+        report = await self.fib.start(wanted)
+        log.info(
+            "kernel routes: %d kept, %d stale removed, %d added, %d of other protocols left alone",
+            report.kept,
+            report.removed,
+            report.added,
+            report.foreign,
+        )
+        self.rib.listeners.append(self)
+
+    async def idle(self) -> None:
+        """Wait until every change made so far is written (or refused, see Fib.failed)."""
+        while self._task is not None and not self._task.done():
+            await self._task
+
+    async def close(self) -> None:
+        if self in self.rib.listeners:
+            self.rib.listeners.remove(self)
+        if self._task is not None:
+            await self._task
+        await self.fib.close()
+
+    def release(self, block: Network) -> bool:
+        """A block with no pods left: its blackhole goes (and a route another node
+        announces for it may take its place).  False if it was not one of ours."""
+        if self.blocks.pop(block, None) is None:
+            return False
+        family = IPV4_UNICAST if block.version == 4 else IPV6_UNICAST
+        length = block.prefixlen
+        key = bytes((length,)) + block.network_address.packed[: (length + 7) // 8]
+        self.changed(family, key, None)
+        return True
+
+    def kernel_route(self, network: Network) -> KernelRoute | None:
+        """What we installed for `network` (None: nothing)."""
+        return self.fib.installed().get(network)
+
+    # --- the RIB listener ----------------------------------------------------------------
+    def changed(self, family: Family, key: bytes, best: Path | None) -> None:
+        self._dirty.setdefault(family, {})[key] = None
+        self._schedule()
+
+    def changed_many(self, family: Family, keys: Iterable[bytes], best: Path | None) -> None:
+        self._dirty.setdefault(family, {}).update(dict.fromkeys(keys))
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = self.loop.create_task(self._write())
+
+    async def _write(self) -> None:
+        """Write what changed, in batches, until nothing is left (changes made while a
+        batch is being written are taken by the next round)."""
+        while self._dirty:
+            dirty, self._dirty = self._dirty, {}
+            for family, keys in dirty.items():
+                for key in keys:
+                    self._apply(family, key)
+            await self.fib.flush()
+
+    def _apply(self, family: Family, key: bytes) -> None:
+        network = ipaddress.ip_network(prefix_str(key, family[0]))
+        held = self.blocks.get(network)
+        if held is not None:
+            self.fib.set(held)  # our block: the blackhole stays, whatever peers say
+            return
+        route = self._route(family, key, network)
+        if route is None:
+            self.fib.delete(network)
+        else:
+            self.fib.set(route)
+
+    def _route(
+        self, family: Family, key: bytes, network: Network | None = None
+    ) -> KernelRoute | None:
+        chosen = self.rib.loc.best(family, key)
+        if chosen is None:
+            return None
+        best = chosen[0]
+        if best.source.address is None:
+            return None  # our own route: nothing to install (blocks are handled apart)
+        paths = multipath(self.rib.loc.paths(family, key), best, self.rib.loc.options)
+        hops = [hop for hop in map(next_hop_address, (p.next_hop for p in paths)) if hop]
+        if network is None:
+            network = ipaddress.ip_network(prefix_str(key, family[0]))
+        self._check_reachable(hops, network)
+        return kernel_route(network, hops, self.view)
+
+    def _check_reachable(self, hops: list[Address], network: Network) -> None:
+        """BGP mode across subnets: say which next hop the kernel cannot use, and what
+        fixes it, once per next hop (the seed's section 5.3 failure, not silent)."""
+        for hop in unreachable_next_hops(hops, self.view, network):
+            if hop in self.unreachable:
+                continue
+            self.unreachable[hop] = why = unreachable_message(hop, self.view)
+            log.warning("%s", why)

@@ -1,0 +1,62 @@
+"""A node: its blocks announced and blackholed, learned routes in the (memory) kernel,
+a block released through the control socket, and `routes` showing the kernel."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from pybgp.config import Config
+from pybgp.fib.base import KernelRoute, NextHop
+from pybgp.fib.memory import MemoryFib
+from pybgp.runtime.speaker import Speaker
+from tests.runtime.helpers import config, control, make_node, peer_toml, wait_for, wait_rib_in
+
+A, B = "127.0.0.61", "127.0.0.62"
+BLOCK_A = ipaddress.ip_network("10.244.58.192/26")
+BLOCK_B = ipaddress.ip_network("10.244.85.192/26")
+A_UNDERLAY, B_UNDERLAY = "198.18.0.61/24", "198.18.0.62"
+
+
+def node_config(block: ipaddress.IPv4Network, encapsulation: str) -> str:
+    return f'[node]\nblocks = ["{block}"]\nencapsulation = "{encapsulation}"\ninterface = "eth0"\n'
+
+
+async def test_a_node_installs_what_it_learns_and_blackholes_its_blocks(sockdir: Path) -> None:
+    a, b = make_node(sockdir, A, 64512, "198.18.0.61"), make_node(sockdir, B, 64512, "198.18.0.62")
+    fib_a = MemoryFib()
+    cfg_a: Config = config(
+        a.speaker(),
+        node_config(BLOCK_A, "ipip"),
+        peer_toml(b.address, b.asn, port=b.port, local_address=a.address),
+    )
+    # B stands for another node: its block's next hop is its underlay address (a
+    # loopback next hop would never be installed).
+    cfg_b: Config = config(
+        b.speaker([f'{{ prefix = "{BLOCK_B}", next-hop = "{B_UNDERLAY}" }}']),
+        peer_toml(a.address, a.asn, port=a.port, local_address=b.address),
+    )
+    node_a = Speaker(cfg_a, fib=fib_a, node_addresses=[ipaddress.ip_interface(A_UNDERLAY)])
+    node_b = Speaker(cfg_b)
+    await node_a.start()
+    await node_b.start()
+    try:
+        # Our block: a blackhole from the start (before any peer), and announced.
+        assert fib_a.installed()[BLOCK_A] == KernelRoute(BLOCK_A, blackhole=True)
+        await wait_rib_in(b.control_socket, A, {str(BLOCK_A)})
+        # The peer's block: via its address, through tunl0, onlink (IPIP mode).
+        gateway = ipaddress.ip_address(B_UNDERLAY)
+        wanted = KernelRoute(BLOCK_B, (NextHop(gateway, "tunl0", onlink=True),))
+        await wait_for(lambda: fib_a.installed().get(BLOCK_B) == wanted, what="B's block")
+        routes = await control(a.control_socket, "routes", prefix=str(BLOCK_B))
+        assert routes[0]["kernel"] == f"{BLOCK_B} via {B_UNDERLAY} dev tunl0 onlink"
+        # A block with no pods left: withdrawn from the peers, blackhole removed.
+        answer = await control(a.control_socket, "block-release", block=str(BLOCK_A))
+        assert answer == f"block {BLOCK_A} released"
+        await wait_for(lambda: BLOCK_A not in fib_a.installed(), what="blackhole gone")
+        await wait_rib_in(b.control_socket, A, set())
+    finally:
+        await node_b.close()
+        await node_a.close()
+    # persist = false (the default): the node's routes leave the kernel when it stops.
+    assert fib_a.installed() == {}
