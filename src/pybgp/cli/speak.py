@@ -17,7 +17,7 @@ import signal
 import sys
 from typing import Any
 
-from ..config import ConfigError, load_config
+from ..config import Config, ConfigError, load_config
 from ..runtime.control import ControlError
 from ..runtime.loop import loop_name, run
 from ..runtime.speaker import SHUTDOWN_MESSAGE, Speaker
@@ -79,6 +79,23 @@ async def serve(speaker: Speaker) -> None:
     await speaker.close(SHUTDOWN_MESSAGE)
 
 
+def build_speaker(config: Config, reflector: bool) -> Speaker:
+    """The daemon; a node (`[node]`, `[fib] enabled`) writes its routes to the kernel,
+    a reflector never does."""
+    if reflector or config.node is None or not config.fib.enabled:
+        if reflector and config.node is not None:
+            logging.getLogger("pybgp").info("reflect: [node] and [fib] are not used")
+        return Speaker(config, reflector=reflector)
+    from ..fib.addresses import node_addresses
+    from ..fib.base import FibSettings
+    from ..fib.netlink import NetlinkFib
+
+    settings = FibSettings(
+        protocol=config.fib.protocol, table=config.fib.table, persist=config.fib.persist
+    )
+    return Speaker(config, fib=NetlinkFib(settings), node_addresses=node_addresses())
+
+
 def run_speak(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
@@ -93,7 +110,7 @@ def run_speak(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
     logging.getLogger("pybgp").info("event loop: %s", loop_name())
     try:
-        run(serve(Speaker(config, reflector=args.reflector)))
+        run(serve(build_speaker(config, args.reflector)))
     except (OSError, ControlError) as exc:  # a port, or the control socket, is taken
         print(f"pybgp {args.name}: {exc}", file=sys.stderr)
         return 1

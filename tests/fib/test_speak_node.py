@@ -1,0 +1,85 @@
+"""`pybgp speak` as a node in a network namespace: its block is a `proto bird` blackhole
+in the real kernel while it runs, a learned block is a route via its next hop, and both
+are gone after SIGTERM (persist = false)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pybgp.lab.netns import Lab, Namespace, cleanup_stale, have_root, missing_tools, wait_until
+
+pytestmark = pytest.mark.skipif(
+    not have_root() or bool(missing_tools("ip")),
+    reason="needs root and iproute2 to create network namespaces",
+)
+
+NODE_1, NODE_2 = "198.18.0.21", "198.18.0.22"
+BLOCK_1, BLOCK_2 = "10.244.21.0/26", "10.244.22.0/26"
+
+
+def node_toml(me: str, peer: str, block: str, control: Path) -> str:
+    return textwrap.dedent(
+        f"""\
+        [speaker]
+        asn = 64512
+        router-id = "{me}"
+        listen = ["{me}"]
+        control-socket = "{control}"
+        [node]
+        blocks = ["{block}"]
+        encapsulation = "none"
+        interface = "eth0"
+        [[peer]]
+        address = "{peer}"
+        asn = 64512
+        """
+    )
+
+
+def bird_routes(ns: Namespace) -> list[dict[str, Any]]:
+    out = ns.run("ip", "-j", "route", "show", "proto", "bird").stdout
+    return list(json.loads(out or "[]"))
+
+
+@pytest.fixture
+def lab() -> Iterator[tuple[Lab, Namespace, Namespace, Path]]:
+    cleanup_stale()
+    with tempfile.TemporaryDirectory(prefix="pybgp-node-") as tmp, Lab("node", Path(tmp)) as lab:
+        hub = lab.namespace("hub")
+        lab.bridge(hub)
+        one, two = lab.namespace("n1"), lab.namespace("n2")
+        lab.attach(hub, one, [f"{NODE_1}/24"])
+        lab.attach(hub, two, [f"{NODE_2}/24"])
+        yield lab, one, two, Path(tmp)
+
+
+def test_a_node_programs_the_kernel_and_cleans_up(
+    lab: tuple[Lab, Namespace, Namespace, Path],
+) -> None:
+    the_lab, one, two, tmp = lab
+    procs = []
+    for ns, me, peer, block in ((one, NODE_1, NODE_2, BLOCK_1), (two, NODE_2, NODE_1, BLOCK_2)):
+        conf = tmp / f"{ns.role}.toml"
+        conf.write_text(node_toml(me, peer, block, tmp / f"{ns.role}.sock"))
+        argv = [sys.executable, "-m", "pybgp.cli", "speak", "-c", str(conf)]
+        procs.append(the_lab.spawn(ns, argv, name=f"pybgp-{ns.role}"))
+
+    def node_1_has_both() -> bool:
+        routes = {r["dst"]: r for r in bird_routes(one)}
+        return routes.get(BLOCK_1, {}).get("type") == "blackhole" and (
+            routes.get(BLOCK_2, {}).get("gateway") == NODE_2
+        )
+
+    wait_until(node_1_has_both, timeout=30, what="node 1's blackhole and node 2's block")
+    learned = {r["dst"]: r for r in bird_routes(one)}[BLOCK_2]
+    assert learned["dev"] == "eth0"  # BGP mode: via the next hop on the underlay
+    procs[0].stop()
+    assert bird_routes(one) == []  # persist = false: nothing of ours is left
