@@ -7,9 +7,9 @@ import ipaddress
 import pytest
 
 from pybgp.config import loads_config
-from pybgp.runtime.speaker import Speaker, network_key
+from pybgp.runtime.speaker import Speaker
 from pybgp.wire.constants import IPV4_UNICAST, IPV6_UNICAST
-from pybgp.wire.nlri import prefix_key
+from pybgp.wire.nlri import network_key, prefix_key
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from ..fib.plan import NodeView, blackhole, kernel_route, unreachable_message, u
 from ..rib.decision import Path, multipath
 from ..rib.rib import Rib
 from ..wire.constants import IPV4_UNICAST, IPV6_UNICAST, Family
-from ..wire.nlri import prefix_str
+from ..wire.nlri import network_key, prefix_str
 
 log = logging.getLogger("pybgp.fib")
 
@@ -102,9 +102,7 @@ class FibSync:
         if self.blocks.pop(block, None) is None:
             return False
         family = IPV4_UNICAST if block.version == 4 else IPV6_UNICAST
-        length = block.prefixlen
-        key = bytes((length,)) + block.network_address.packed[: (length + 7) // 8]
-        self.changed(family, key, None)
+        self.changed(family, network_key(block), None)
         return True
 
     def kernel_route(self, network: Network) -> KernelRoute | None:

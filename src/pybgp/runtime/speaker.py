@@ -31,7 +31,7 @@ from ..rib.policy import ACCEPT_ALL, Chain, compile_chain
 from ..rib.rib import Rib
 from ..session import Event, SessionDown
 from ..wire.constants import IPV4_UNICAST, IPV6_UNICAST, Family
-from ..wire.nlri import address_str, prefix_key, prefix_str
+from ..wire.nlri import address_str, network_key, prefix_str
 from ..wire.render import attributes_to_dict
 from . import transport
 from .changes import Change, PeerChange, route_change
@@ -51,13 +51,6 @@ CLOSE_TIMEOUT = 1.0  # seconds to let the final NOTIFICATIONs leave
 
 def _family(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Family:
     return IPV4_UNICAST if network.version == 4 else IPV6_UNICAST
-
-
-def network_key(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bytes:
-    """The wire key of a prefix (length octet, then the significant octets), built from
-    the parsed network (prefix_key would parse its text again)."""
-    length = network.prefixlen
-    return bytes((length,)) + network.network_address.packed[: (length + 7) // 8]
 
 
 def local_route(announcement: Announcement) -> LocalRoute:
@@ -364,7 +357,7 @@ class Speaker:
         """Stop originating `prefix` (nothing happens if it was not announced)."""
         network = ipaddress.ip_network(prefix)
         family = _family(network)
-        key = prefix_key(str(network))
+        key = network_key(network)
         if self._routes.pop((family, key), None) is None:
             return
         self.rib.withdraw_local(family, key)

@@ -145,6 +145,12 @@ def split_path_id(key: bytes) -> tuple[int, bytes]:
     return int.from_bytes(key[:4], "big"), key[4:]
 
 
+def network_key(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bytes:
+    """The key of a parsed network (no text parsed again, unlike `prefix_key`)."""
+    length = network.prefixlen
+    return bytes((length,)) + network.network_address.packed[: (length + 7) // 8]
+
+
 def prefix_str(key: bytes, afi: int = Afi.IPV4) -> str:
     """A plain key -> '10.244.1.0/26' (or '2001:db8::/48')."""
     plen = key[0]
