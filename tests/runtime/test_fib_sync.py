@@ -88,6 +88,7 @@ async def test_an_unreachable_next_hop_in_bgp_mode_is_explained() -> None:
     await settle(sync)
     (why,) = sync.unreachable.values()
     assert "198.19.0.13" in why and "ipip" in why and "cross-subnet" in why
+    assert sync.unreachable_from == {"198.18.0.11": why}  # for that peer's status INFO
 
 
 async def test_start_reconciles_with_what_the_rib_already_holds() -> None:

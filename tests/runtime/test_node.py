@@ -60,3 +60,32 @@ async def test_a_node_installs_what_it_learns_and_blackholes_its_blocks(sockdir:
         await node_a.close()
     # persist = false (the default): the node's routes leave the kernel when it stops.
     assert fib_a.installed() == {}
+
+
+async def test_status_explains_a_next_hop_the_kernel_cannot_use(sockdir: Path) -> None:
+    """BGP mode, the other node on another subnet: say so (seed 5.3), don't fail silently."""
+    a, b = make_node(sockdir, A, 64512, "198.18.0.61"), make_node(sockdir, B, 64512, "198.18.0.62")
+    cfg_a = config(
+        a.speaker(),
+        node_config(BLOCK_A, "none"),
+        peer_toml(b.address, b.asn, port=b.port, local_address=a.address),
+    )
+    cfg_b = config(
+        b.speaker([f'{{ prefix = "{BLOCK_B}", next-hop = "198.19.0.62" }}']),
+        peer_toml(a.address, a.asn, port=a.port, local_address=b.address),
+    )
+    node_a = Speaker(cfg_a, fib=MemoryFib(), node_addresses=[ipaddress.ip_interface(A_UNDERLAY)])
+    node_b = Speaker(cfg_b)
+    await node_a.start()
+    await node_b.start()
+    try:
+
+        def info() -> str:
+            rows = [row for row in node_a.status()["peers"] if row["address"] == B]
+            return str(rows[0]["info"]) if rows else ""
+
+        await wait_for(lambda: "198.19.0.62" in info(), what="the explanation in status")
+        assert "not directly reachable" in info() and "cross-subnet" in info()
+    finally:
+        await node_b.close()
+        await node_a.close()

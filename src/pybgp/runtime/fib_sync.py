@@ -65,6 +65,9 @@ class FibSync:
         self._dirty: dict[Family, dict[bytes, None]] = {}
         self._task: asyncio.Task[None] | None = None
         self.unreachable: dict[Address, str] = {}  # next hop -> why the kernel cannot use it
+        # peer address -> the explanation, for `pybgp status` INFO of the peer whose
+        # routes carry such a next hop
+        self.unreachable_from: dict[str, str] = {}
 
     async def start(self) -> None:
         """Reconcile the kernel with what the RIB holds now, then follow it."""
@@ -157,14 +160,15 @@ class FibSync:
         hops = [hop for hop in map(next_hop_address, (p.next_hop for p in paths)) if hop]
         if network is None:
             network = ipaddress.ip_network(prefix_str(key, family[0]))
-        self._check_reachable(hops, network)
+        self._check_reachable(hops, network, str(best.source.address))
         return kernel_route(network, hops, self.view)
 
-    def _check_reachable(self, hops: list[Address], network: Network) -> None:
+    def _check_reachable(self, hops: list[Address], network: Network, peer: str) -> None:
         """BGP mode across subnets: say which next hop the kernel cannot use, and what
         fixes it, once per next hop (the seed's section 5.3 failure, not silent)."""
         for hop in unreachable_next_hops(hops, self.view, network):
             if hop in self.unreachable:
                 continue
             self.unreachable[hop] = why = unreachable_message(hop, self.view)
+            self.unreachable_from[peer] = why
             log.warning("%s", why)

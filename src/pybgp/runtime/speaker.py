@@ -547,8 +547,15 @@ class Speaker:
             "router_id": self.speaker.router_id,
             "asn": self.speaker.asn,
             "uptime": round(time.time() - self.started_at, 3),
-            "peers": [driver.status() for driver in peers],
+            "peers": [self._peer_status(driver) for driver in peers],
         }
+
+    def _peer_status(self, driver: PeerDriver) -> dict[str, Any]:
+        row = driver.status()
+        if self.fib_sync is not None and not row["info"]:
+            # A node whose learned next hops the kernel cannot use says so here.
+            row["info"] = self.fib_sync.unreachable_from.get(row["address"], "")
+        return row
 
     def _driver(self, args: dict[str, Any]) -> PeerDriver:
         try:
