@@ -59,6 +59,8 @@ SPEAKER_KEYS = (
     Key("cluster-id", cluster_id, None),
     Key("always-compare-med", boolean, False),
     Key("deterministic-med", boolean, False),
+    # RFC 4724 3: the Restart Time field has 12 bits.
+    Key("graceful-restart-time", integer(0, 4095, "RFC 4724"), 0),
 )
 
 # The keys [[peer]] and [[peer-range]] share.

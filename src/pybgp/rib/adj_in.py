@@ -52,6 +52,12 @@ class AdjRibIn:
                 added += len(keys)
         return added, removed
 
+    def remove(self, family: Family, keys: list[bytes]) -> None:
+        """Forget `keys` of `family` (as a withdrawal would)."""
+        table = self._tables.get(family)
+        if table:
+            deque(map(table.pop, keys, repeat(None)), maxlen=0)
+
     def clear(self, family: Family | None = None) -> int:
         """Forget every route (of one family); returns how many there were."""
         if family is None:

@@ -165,6 +165,15 @@ class Rib:
         peer.filtered.clear()
         return count
 
+    def purge(self, peer: PeerRib, family: Family, keys: list[bytes]) -> None:
+        """Remove routes `keys` of `peer` as if it had withdrawn them (stale routes after
+        a graceful restart, RFC 4724 4.2)."""
+        peer.adj_in.remove(family, keys)
+        filtered = peer.filtered.get(family)
+        if filtered:
+            filtered.difference_update(keys)
+        self._publish_removal(family, *self.loc.remove_many(family, keys, peer.source))
+
     def reimport(self, peer: PeerRib, policy: Chain) -> None:
         """A new import policy for `peer`: its Adj-RIB-In is evaluated again (RFC 4271
         9.1: the Adj-RIB-In keeps routes as received for exactly this), no refresh."""

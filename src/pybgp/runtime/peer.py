@@ -31,6 +31,7 @@ from ..session import (
     CloseConnection,
     EndOfRib,
     Event,
+    Negotiated,
     OpenConnection,
     OscillationDamper,
     RouteRefreshReceived,
@@ -45,6 +46,7 @@ from ..session import (
 )
 from ..wire.constants import IPV4_UNICAST, Family
 from . import transport
+from .graceful import F_BIT, Retention
 from .link import Link
 from .outbound import Outbound
 
@@ -53,7 +55,9 @@ log = logging.getLogger("pybgp.peer")
 FAMILY_NAMES = {(1, 1): "ipv4", (2, 1): "ipv6"}
 
 
-def session_config(peer: PeerConfig, asn: int, router_id: str, damp: bool) -> SessionConfig:
+def session_config(
+    peer: PeerConfig, asn: int, router_id: str, damp: bool, restart_time: int = 0
+) -> SessionConfig:
     timers = peer.timers
     # RFC 8950: IPv4 routes over an IPv6 session need the extended next hop.
     enh = ((1, 1, 2),) if peer.address.version == 6 and IPV4_UNICAST in peer.families else ()
@@ -69,6 +73,9 @@ def session_config(peer: PeerConfig, asn: int, router_id: str, damp: bool) -> Se
         families=peer.families,
         extended_next_hop=enh,
         damp_peer_oscillations=damp,
+        # RFC 4724 3: announced (no families: we keep no forwarding state of our own)
+        # so that restarting peers know we keep their routes while they restart.
+        graceful_restart_time=restart_time or None,
     )
 
 
@@ -90,6 +97,7 @@ class PeerDriver:
         asn: int,
         router_id: str,
         damp: bool,
+        restart_time: int = 0,
         loop: asyncio.AbstractEventLoop,
         rib: Rib,
         outbound: Outbound,
@@ -110,7 +118,9 @@ class PeerDriver:
         self.compile_policy = policies or (lambda names: ACCEPT_ALL)
         self.on_down = on_down
         self.on_state = on_state
-        self.config = session_config(peer, asn, router_id, damp)
+        self.config = session_config(peer, asn, router_id, damp, restart_time)
+        self.retention: Retention | None = None  # a restarting peer's stale routes
+        self._last_negotiated: Negotiated | None = None
         self.damper = OscillationDamper(damp, self.config.idle_hold_time, self.config.idle_hold_max)
         self.primary = self._new_link()
         self.secondary: Link | None = None
@@ -265,9 +275,14 @@ class PeerDriver:
         elif isinstance(event, UpdateReceived):
             if self.peer_rib is not None and link is self.primary:
                 self.rib.receive(self.peer_rib, event.update)
+                if self.retention is not None:
+                    self.retention.refreshed(event.update)
                 self.outbound.schedule()
         elif isinstance(event, EndOfRib):
             self.stats.end_of_rib.add(event.family)
+            if self.retention is not None and self.retention.end_of_rib(event.family):
+                self.retention = None
+                self.outbound.schedule()
         elif isinstance(event, RouteRefreshReceived):
             negotiated = link.session.negotiated
             if event.subtype == 0 and negotiated is not None and link is self.primary:
@@ -336,13 +351,24 @@ class PeerDriver:
             return
         self.outbound.leave(self)
         withdrawn = 0
-        if self.peer_rib is not None:
+        kept = self._retain(link, event)
+        if kept:
+            log.warning(
+                "%s: session down: %s (graceful restart: %d routes kept, stale, for up to %ds)",
+                self.name,
+                event.reason,
+                kept,
+                self.retention.restart_time if self.retention else 0,
+            )
+        elif self.peer_rib is not None:
             # All the peer's routes leave the Loc-RIB at once; the other peers' update
             # groups send the withdrawals packed (not one UPDATE per prefix).
             withdrawn = self.rib.drop_peer(self.peer_rib)
             self.peer_rib = None
             self.outbound.schedule()
-        if event.was_established and not self.admin_down:
+        if kept:
+            pass
+        elif event.was_established and not self.admin_down:
             log.warning(
                 "%s: session down: %s (%d routes withdrawn)", self.name, event.reason, withdrawn
             )
@@ -351,6 +377,56 @@ class PeerDriver:
         self.stats.end_of_rib.clear()
         if self.on_down is not None:
             self.on_down(self)
+
+    # --- graceful restart (RFC 4724 4.2, receiving speaker) --------------------------------
+    def _retain(self, link: Link, event: SessionDown) -> int:
+        """Keep the peer's routes as stale if it may be restarting; how many were kept.
+
+        Only when we announced the capability, the peer announced it with families and
+        a restart time, and the session ended without a NOTIFICATION (RFC 4724 4.2; a
+        NOTIFICATION ends it the ordinary way, RFC 4724 without RFC 8538).
+        """
+        negotiated = self._last_negotiated  # the session's own is gone with it
+        capability = negotiated.graceful_restart if negotiated is not None else None
+        if (
+            self.peer_rib is None
+            or not event.was_established
+            or event.notification is not None
+            or self.admin_down
+            or not self.config.graceful_restart_time
+            or capability is None
+            or not capability.restart_time
+        ):
+            return 0
+        families = {(afi, safi) for afi, safi, _ in capability.families}
+        families &= set(negotiated.families) if negotiated is not None else set()
+        if not families:
+            return 0
+        if self.retention is not None:
+            self.retention.cancel()
+        self.retention = Retention(
+            self.rib,
+            self.peer_rib,
+            families,
+            capability.restart_time,
+            self.loop,
+            self._restart_expired,
+        )
+        self.peer_rib = None
+        self.outbound.schedule()
+        return self.retention.count
+
+    def _restart_expired(self) -> None:
+        """The peer's restart time ran out: its stale routes go (all of them, if it has
+        not come back at all)."""
+        retention, self.retention = self.retention, None
+        if retention is None:
+            return
+        log.warning("%s: graceful restart time ran out: stale routes removed", self.name)
+        retention.expire()
+        if self.peer_rib is not retention.peer_rib:  # not back: nothing else of it stays
+            self.rib.drop_peer(retention.peer_rib)
+        self.outbound.schedule()
 
     # --- routes ------------------------------------------------------------------------------
     def _local_address(self, link: Link) -> transport.IPAddress | None:
@@ -383,7 +459,22 @@ class PeerDriver:
             external=kind is Kind.EBGP,
             client=kind is Kind.CLIENT,
         )
-        self.peer_rib = PeerRib(source, self.compile_policy(self.peer.import_policy))
+        self._last_negotiated = negotiated
+        if self.retention is not None:
+            # Back from a restart: its routes (and their source) carry on, re-sent ones
+            # replace the stale ones; families it keeps no forwarding state for go now.
+            self.peer_rib = self.retention.peer_rib
+            capability = negotiated.graceful_restart
+            forwarding = [
+                (afi, safi)
+                for afi, safi, flags in (capability.families if capability else ())
+                if flags & F_BIT
+            ]
+            self.retention.came_back(forwarding)
+            if not self.retention.stale:
+                self.retention = None
+        else:
+            self.peer_rib = PeerRib(source, self.compile_policy(self.peer.import_policy))
         self.outbound.join(
             self, self.export_view(local), negotiated.families, negotiated.send_context
         )
@@ -436,6 +527,8 @@ class PeerDriver:
         info = session.info
         if self.admin_down and not info:
             info = "Administratively down"
+        if self.retention is not None and session.state is not State.ESTABLISHED:
+            info = f"{info}; graceful restart: {self.retention.count} routes kept (stale)"
         return {
             "address": str(self.peer.address),
             "asn": self.peer.asn,

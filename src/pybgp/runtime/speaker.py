@@ -279,6 +279,7 @@ class Speaker:
             asn=self.speaker.asn,
             router_id=self.speaker.router_id,
             damp=self.speaker.damp_peer_oscillations,
+            restart_time=self.speaker.graceful_restart_time,
             loop=self._loop,
             rib=self.rib,
             outbound=self.outbound,
