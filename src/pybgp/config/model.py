@@ -141,7 +141,7 @@ class SpeakerConfig:
     cluster_id: str | None = None  # RFC 4456 7; None = the router id (when reflecting)
     always_compare_med: bool = False  # compare MED across neighbouring ASes
     deterministic_med: bool = False  # best per neighbouring AS first (order-independent)
-    graceful_restart_time: int = 0  # RFC 4724: keep a restarting peer's routes; 0 = off
+    graceful_restart_time: int = 120  # RFC 4724: keep a restarting peer's routes; 0 = off
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,7 +60,7 @@ SPEAKER_KEYS = (
     Key("always-compare-med", boolean, False),
     Key("deterministic-med", boolean, False),
     # RFC 4724 3: the Restart Time field has 12 bits.
-    Key("graceful-restart-time", integer(0, 4095, "RFC 4724"), 0),
+    Key("graceful-restart-time", integer(0, 4095, "RFC 4724"), 120),
 )
 
 # The keys [[peer]] and [[peer-range]] share.
