@@ -5,6 +5,7 @@ are gone after SIGTERM (persist = false)."""
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import tempfile
 import textwrap
@@ -83,3 +84,39 @@ def test_a_node_programs_the_kernel_and_cleans_up(
     assert learned["dev"] == "eth0"  # BGP mode: via the next hop on the underlay
     procs[0].stop()
     assert bird_routes(one) == []  # persist = false: nothing of ours is left
+
+
+def test_a_restarting_node_keeps_its_routes_in_its_peers_kernel(
+    lab: tuple[Lab, Namespace, Namespace, Path],
+) -> None:
+    """RFC 4724 4.2 as the kernel sees it: node 2 dies without a NOTIFICATION (SIGKILL)
+    and node 1 keeps forwarding to its block; when node 2 stops cleanly (Cease), node 1
+    removes the route at once."""
+    the_lab, one, two, tmp = lab
+    argv: dict[str, list[str]] = {}
+    for ns, me, peer, block in ((one, NODE_1, NODE_2, BLOCK_1), (two, NODE_2, NODE_1, BLOCK_2)):
+        conf = tmp / f"{ns.role}.toml"
+        conf.write_text(node_toml(me, peer, block, tmp / f"{ns.role}.sock"))
+        argv[ns.role] = [sys.executable, "-m", "pybgp.cli", "speak", "-c", str(conf)]
+    the_lab.spawn(one, argv["n1"], name="pybgp-n1")
+    node_2 = the_lab.spawn(two, argv["n2"], name="pybgp-n2")
+
+    def learned() -> dict[str, Any]:
+        return {r["dst"]: r for r in bird_routes(one)}.get(BLOCK_2, {})
+
+    def session_up() -> bool:
+        out = one.run(
+            sys.executable, "-m", "pybgp.cli", "status", "--json", "-c", str(tmp / "n1.toml")
+        ).stdout
+        return any(p["state"] == "Established" for p in json.loads(out)["peers"])
+
+    wait_until(lambda: learned().get("gateway") == NODE_2, timeout=30, what="node 2's block")
+    node_2.stop(sig=signal.SIGKILL)
+    wait_until(lambda: not session_up(), timeout=10, what="node 1 to see the session go")
+    assert learned().get("gateway") == NODE_2  # kept (stale): traffic still flows
+
+    node_2 = the_lab.spawn(two, argv["n2"], name="pybgp-n2")
+    wait_until(session_up, timeout=30, what="node 2 back")
+    wait_until(lambda: learned().get("gateway") == NODE_2, timeout=30, what="the route")
+    node_2.stop()  # SIGTERM: a Cease, not a restart
+    wait_until(lambda: not learned(), timeout=10, what="the route removed")

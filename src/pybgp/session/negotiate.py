@@ -46,7 +46,11 @@ def local_open(config: SessionConfig) -> Open:
     if config.addpath:
         caps.append(AddPath(config.addpath))
     if config.graceful_restart_time is not None:
-        caps.append(GracefulRestart(0, config.graceful_restart_time))
+        # RFC 4724 3: our families, so that peers keep our routes while we restart; the
+        # F bit stays clear (we do not claim forwarding state kept across a restart, so
+        # a peer drops our stale routes as soon as we are back and re-sending).
+        families = tuple((afi, safi, 0) for afi, safi in config.families)
+        caps.append(GracefulRestart(0, config.graceful_restart_time, families))
     if config.role is not None:
         caps.append(Role(config.role))
     return Open.for_speaker(config.local_asn, config.hold_time, config.router_id, caps)
