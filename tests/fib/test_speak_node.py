@@ -26,7 +26,7 @@ NODE_1, NODE_2 = "198.18.0.21", "198.18.0.22"
 BLOCK_1, BLOCK_2 = "10.244.21.0/26", "10.244.22.0/26"
 
 
-def node_toml(me: str, peer: str, block: str, control: Path) -> str:
+def node_toml(me: str, peer: str, block: str, control: Path, mode: str = "none") -> str:
     return textwrap.dedent(
         f"""\
         [speaker]
@@ -36,7 +36,7 @@ def node_toml(me: str, peer: str, block: str, control: Path) -> str:
         control-socket = "{control}"
         [node]
         blocks = ["{block}"]
-        encapsulation = "none"
+        encapsulation = "{mode}"
         interface = "eth0"
         [[peer]]
         address = "{peer}"
@@ -120,3 +120,34 @@ def test_a_restarting_node_keeps_its_routes_in_its_peers_kernel(
     wait_until(lambda: learned().get("gateway") == NODE_2, timeout=30, what="the route")
     node_2.stop()  # SIGTERM: a Cease, not a restart
     wait_until(lambda: not learned(), timeout=10, what="the route removed")
+
+
+def tunl0(ns: Namespace) -> None:
+    """The IPIP device's stand-in (this kernel has no ipip module): a veth named tunl0."""
+    ns.run("ip", "link", "add", "tunl0", "type", "veth", "peer", "name", "tunl0p")
+    ns.run("ip", "link", "set", "tunl0", "up")
+    ns.run("ip", "link", "set", "tunl0p", "up")
+
+
+def test_routes_come_back_when_their_device_does(
+    lab: tuple[Lab, Namespace, Namespace, Path],
+) -> None:
+    """The kernel drops the routes through a device that goes, without telling anyone:
+    the link monitor notices the device's return and the routes are written again."""
+    the_lab, one, two, tmp = lab
+    tunl0(one)
+    for ns, me, peer, block in ((one, NODE_1, NODE_2, BLOCK_1), (two, NODE_2, NODE_1, BLOCK_2)):
+        conf = tmp / f"{ns.role}.toml"
+        conf.write_text(node_toml(me, peer, block, tmp / f"{ns.role}.sock", mode="ipip"))
+        argv = [sys.executable, "-m", "pybgp.cli", "speak", "-c", str(conf)]
+        the_lab.spawn(ns, argv, name=f"pybgp-{ns.role}")
+
+    def via_tunl0() -> bool:
+        route = {r["dst"]: r for r in bird_routes(one)}.get(BLOCK_2, {})
+        return route.get("dev") == "tunl0" and "onlink" in route.get("flags", [])
+
+    wait_until(via_tunl0, timeout=30, what="node 2's block via tunl0 onlink")
+    one.run("ip", "link", "del", "tunl0")
+    assert not via_tunl0()  # gone with its device
+    tunl0(one)
+    wait_until(via_tunl0, timeout=10, what="the route written again")

@@ -88,12 +88,19 @@ def build_speaker(config: Config, reflector: bool) -> Speaker:
         return Speaker(config, reflector=reflector)
     from ..fib.addresses import node_addresses
     from ..fib.base import FibSettings
+    from ..fib.monitor import LinkMonitor
     from ..fib.netlink import NetlinkFib
 
     settings = FibSettings(
         protocol=config.fib.protocol, table=config.fib.table, persist=config.fib.persist
     )
-    return Speaker(config, fib=NetlinkFib(settings), node_addresses=node_addresses())
+    return Speaker(
+        config,
+        fib=NetlinkFib(settings),
+        node_addresses=node_addresses(),
+        read_addresses=node_addresses,
+        link_monitor=LinkMonitor,
+    )
 
 
 def run_speak(args: argparse.Namespace) -> int:

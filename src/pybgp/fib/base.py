@@ -165,6 +165,10 @@ class Fib(ABC):
         remove our stale ones, add the missing ones; never touch other protocols' routes."""
 
     @abstractmethod
+    async def resync(self, wanted: Iterable[KernelRoute]) -> ReconcileReport:
+        """As ``start``, again: the kernel may have dropped routes (a device went)."""
+
+    @abstractmethod
     def set(self, route: KernelRoute) -> None:
         """Queue ``route`` (add or replace; replaces what is queued for its prefix)."""
 

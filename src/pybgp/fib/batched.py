@@ -111,7 +111,19 @@ class BatchedFib(Fib):
         missing.  Changes queued before ``start`` are written right after it."""
         if self._started:
             raise RuntimeError("Fib.start() called twice")
+        return await self._reconcile(wanted)
+
+    async def resync(self, wanted: Iterable[KernelRoute]) -> ReconcileReport:
+        """Reconcile again with what the kernel holds now: after a device went away and
+        came back (the kernel drops the routes on it without telling the owner), or an
+        address changed.  What we believed installed is read afresh."""
+        if not self._started:
+            raise RuntimeError("Fib.resync() before start()")
+        return await self._reconcile(wanted)
+
+    async def _reconcile(self, wanted: Iterable[KernelRoute]) -> ReconcileReport:
         async with self._get_lock():
+            self._installed.clear()
             state = await self._read()
             want = {route.prefix: route for route in wanted}
             report = ReconcileReport(foreign=state.foreign)

@@ -31,6 +31,7 @@ log = logging.getLogger("pybgp.fib")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
 
 def next_hop_address(next_hop: bytes | None) -> Address | None:
@@ -69,15 +70,36 @@ class FibSync:
         # routes carry such a next hop
         self.unreachable_from: dict[str, str] = {}
 
-    async def start(self) -> None:
-        """Reconcile the kernel with what the RIB holds now, then follow it."""
+    def _wanted(self) -> list[KernelRoute]:
         wanted = list(self.blocks.values())
         for family in self.rib.families():
             for key, _ in self.rib.table(family):
                 route = self._route(family, key)
                 if route is not None and route.prefix not in self.blocks:
                     wanted.append(route)
-        report = await self.fib.start(wanted)
+        return wanted
+
+    async def relink(self, addresses: Iterable[IPInterface]) -> None:
+        """The node's links or addresses changed: plan every route again with the new
+        addresses, and reconcile with what the kernel holds now (it drops the routes
+        of a device that goes away, silently)."""
+        view = self.view
+        self.view = NodeView.from_interfaces(
+            view.encapsulation, view.interface, addresses, view.tunnel
+        )
+        self.unreachable.clear()
+        self.unreachable_from.clear()
+        report = await self.fib.resync(self._wanted())
+        log.info(
+            "links or addresses changed: kernel routes %d kept, %d removed, %d added",
+            report.kept,
+            report.removed,
+            report.added,
+        )
+
+    async def start(self) -> None:
+        """Reconcile the kernel with what the RIB holds now, then follow it."""
+        report = await self.fib.start(self._wanted())
         log.info(
             "kernel routes: %d kept, %d stale removed, %d added, %d of other protocols left alone",
             report.kept,

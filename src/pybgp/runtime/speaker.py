@@ -17,8 +17,8 @@ import ipaddress
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, Protocol
 
 from ..config import Announcement, Config, PeerConfig
 from ..config.announce import announcement as parse_announcement
@@ -44,6 +44,15 @@ from .rib_view import loc_rib_entries
 log = logging.getLogger("pybgp.speaker")
 
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+
+class LinkWatch(Protocol):
+    """What watches the node's links (fib.monitor.LinkMonitor)."""
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
 
 SHUTDOWN_MESSAGE = "pybgp shutting down"
 CLOSE_TIMEOUT = 1.0  # seconds to let the final NOTIFICATIONs leave
@@ -82,15 +91,23 @@ class Speaker:
         reflector: bool = False,
         fib: Fib | None = None,
         node_addresses: Iterable[IPInterface] = (),
+        read_addresses: Callable[[], Iterable[IPInterface]] | None = None,
+        link_monitor: Callable[[Callable[[], None]], LinkWatch] | None = None,
     ) -> None:
         """`fib`: where a node writes its learned routes and its blocks' blackholes (the
         CLI gives `speak` a NetlinkFib when [fib] is enabled; tests give a MemoryFib).
         `node_addresses`: the node's own addresses with their prefix lengths, to tell
         on-link next hops from the others (cross-subnet mode, the unreachable warning).
+        `link_monitor(on_change)`: watches the node's links and addresses; on a change
+        they are read again with `read_addresses` and the kernel routes re-planned.
         """
         self.config = config
         self._fib = fib if config.node is not None and not reflector else None
         self._node_addresses = tuple(node_addresses)
+        self._read_addresses = read_addresses
+        self._link_monitor = link_monitor
+        self._monitor: LinkWatch | None = None
+        self._relinking: asyncio.Task[None] | None = None
         self.fib_sync: FibSync | None = None
         self.speaker = config.speaker
         self._reflect_mode = reflector
@@ -147,6 +164,9 @@ class Speaker:
             )
             self.fib_sync = FibSync(self.rib, self._fib, view, self._loop, node.blocks)
             await self.fib_sync.start()
+            if self._link_monitor is not None:
+                self._monitor = self._link_monitor(self._links_changed)
+                self._monitor.start()
         # No await from here on: an accept that ran before the configured peers exist
         # would take one of them for a dynamic neighbour and leave a second driver behind.
         try:
@@ -180,6 +200,10 @@ class Speaker:
         await asyncio.gather(*(driver.wait_closed(CLOSE_TIMEOUT) for driver in drivers))
         for driver in list(self.peers.values()):
             driver.retire()
+        if self._monitor is not None:
+            self._monitor.close()
+        if self._relinking is not None:
+            await asyncio.gather(self._relinking, return_exceptions=True)
         if self.fib_sync is not None:
             await self.fib_sync.close()  # our routes go, unless [fib] persist = true
         if self._control is not None:
@@ -495,6 +519,26 @@ class Speaker:
         summary = "reloaded " + config.source + (": " + "; ".join(notes) if notes else "")
         log.info("%s", summary)
         return summary
+
+    def _links_changed(self) -> None:
+        """A link or address of the node changed: re-plan the kernel routes (one run at a
+        time; a change during a run starts another after it)."""
+        if self._relinking is not None and not self._relinking.done():
+            self._relinking.add_done_callback(lambda _: self._links_changed())
+            return
+        assert self._loop is not None
+        self._relinking = self._loop.create_task(self._relink())
+
+    async def _relink(self) -> None:
+        if self.fib_sync is None:
+            return
+        addresses: Iterable[IPInterface] = self._node_addresses
+        if self._read_addresses is not None:
+            addresses = await asyncio.to_thread(self._read_addresses)
+        try:
+            await self.fib_sync.relink(addresses)
+        except Exception:
+            log.exception("re-planning the kernel routes after a link change failed")
 
     def _block_release(self, args: dict[str, Any]) -> str:
         """A block with no pods left: no longer announced, its blackhole removed."""
