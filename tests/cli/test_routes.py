@@ -12,16 +12,13 @@ import asyncio
 import contextlib
 import io
 import json
-import shutil
-import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.runtime.helpers import (
-    MAX_SOCKET_PATH,
     Node,
     Speakers,
     config,
@@ -54,19 +51,6 @@ CONTRACT = {
 }
 
 
-@pytest.fixture
-def shortdir(tmp_path: Path) -> Iterator[Path]:
-    """A directory whose control-socket paths fit in sun_path."""
-    if len(str(tmp_path / "speaker-xxx.sock")) <= MAX_SOCKET_PATH:
-        yield tmp_path
-        return
-    short = Path(tempfile.mkdtemp(prefix="pybgp-", dir="/tmp"))
-    try:
-        yield short
-    finally:
-        shutil.rmtree(short, ignore_errors=True)
-
-
 @dataclass
 class Network:
     r: Node  # the reflector: the daemon the CLI asks
@@ -78,12 +62,12 @@ class Network:
 
 
 @pytest.fixture
-async def network(shortdir: Path) -> AsyncIterator[Network]:
+async def network(sockdir: Path) -> AsyncIterator[Network]:
     pool = Speakers()
-    r = make_node(shortdir, "127.0.0.101", ASN, "198.18.0.101")
-    c1 = make_node(shortdir, "127.0.0.102", ASN, "198.18.0.102")
-    c2 = make_node(shortdir, "127.0.0.103", ASN, "198.18.0.103")
-    e = make_node(shortdir, "127.0.0.104", 65001, "198.18.0.104")
+    r = make_node(sockdir, "127.0.0.101", ASN, "198.18.0.101")
+    c1 = make_node(sockdir, "127.0.0.102", ASN, "198.18.0.102")
+    c2 = make_node(sockdir, "127.0.0.103", ASN, "198.18.0.103")
+    e = make_node(sockdir, "127.0.0.104", 65001, "198.18.0.104")
     try:
         reflector = Speaker(
             config(
