@@ -6,7 +6,7 @@ that (shared, interned) `Path` itself, and nothing per prefix besides the dict s
 A change of paths runs the decision process for that prefix only (RFC 4271 9.1.2:
 "upon ... an UPDATE"), and reports a `BestChange` when the best path (or its absence)
 changed, which is what the Adj-RIBs-Out and the FIB follow.  A peer that goes down
-takes all its paths in one call (`remove_source`).
+takes all its paths in one call (`remove_many`).
 
 Standard library only, no I/O.
 """

@@ -1,9 +1,9 @@
-"""Routes this speaker originates, and the attributes they carry to one peer.
+"""Routes this speaker originates, and the next hop a route carries to one peer.
 
-RFC 4271 5.1 says what a speaker puts on a route it advertises: ORIGIN as configured,
-its own AS prepended on the AS_PATH towards an external peer (5.1.2), a NEXT_HOP the
-peer can reach (5.1.3: its own address on the shared link), LOCAL_PREF only to
-internal peers (5.1.5), MED as configured (5.1.4).
+A local route enters the Loc-RIB as its owner wrote it (`local_path`); what RFC 4271 5.1
+puts on it towards each peer (our AS prepended towards eBGP, 5.1.2; LOCAL_PREF only to
+internal peers, 5.1.5; a NEXT_HOP the peer can reach, 5.1.3) is the export's work
+(`rib.export`), with `next_hop_for` choosing that next hop.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 from ..wire.attributes import PathAttributes
 from ..wire.constants import AS_SEQUENCE, IPV4_UNICAST, IPV6_UNICAST, Family
-
-DEFAULT_LOCAL_PREF = 100  # RFC 4271 does not set one; 100 is every daemon's default
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -55,34 +53,6 @@ def next_hop_for(
             return local.packed
         return ipaddress.IPv6Address(b"\0" * 10 + b"\xff\xff" + local.packed).packed
     return None
-
-
-def export_local(
-    route: LocalRoute,
-    local_asn: int,
-    external: bool,
-    local: Address,
-    extended_next_hop: bool = False,
-) -> tuple[PathAttributes, bytes] | None:
-    """(attributes, next hop octets) of `route` towards one peer, or None if unsendable.
-
-    The NEXT_HOP attribute is set for IPv4 routes with an IPv4 next hop; every other
-    next hop travels in MP_REACH_NLRI (RFC 4760 3, RFC 8950 3).
-    """
-    next_hop = next_hop_for(route.family, route.next_hop, local, extended_next_hop)
-    if next_hop is None:
-        return None
-    path = ((local_asn,) if external else ()) + route.as_path
-    attributes = PathAttributes(
-        origin=route.origin,
-        as_path=((AS_SEQUENCE, path),) if path else (),
-        next_hop=next_hop if route.family == IPV4_UNICAST and len(next_hop) == 4 else None,
-        med=route.med,
-        local_pref=None if external else (route.local_pref or DEFAULT_LOCAL_PREF),
-        communities=route.communities,
-        large_communities=route.large_communities,
-    )
-    return attributes, next_hop
 
 
 def local_path(route: LocalRoute) -> tuple[PathAttributes, bytes | None]:

@@ -184,11 +184,6 @@ class Rib:
                 self._import(peer, family, next_hop, keys, attributes)
 
     # --- our own routes --------------------------------------------------------------------
-    def originate(
-        self, family: Family, key: bytes, attributes: PathAttributes, next_hop: bytes | None
-    ) -> None:
-        self.originate_many(family, [key], attributes, next_hop)
-
     def originate_many(
         self, family: Family, keys: list[bytes], attributes: PathAttributes, next_hop: bytes | None
     ) -> None:

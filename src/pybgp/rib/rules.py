@@ -18,7 +18,7 @@ from enum import Enum
 
 from ..wire.attributes import PathAttributes
 from ..wire.constants import AS_SEQUENCE
-from .originate import DEFAULT_LOCAL_PREF
+from .decision import DEFAULT_LOCAL_PREF
 
 # RFC 1997 and the IANA registry of well-known communities.
 NO_EXPORT = 0xFFFFFF01

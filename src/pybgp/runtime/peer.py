@@ -430,11 +430,16 @@ class PeerDriver:
 
     # --- routes ------------------------------------------------------------------------------
     def _local_address(self, link: Link) -> transport.IPAddress | None:
+        """Our address on the link's connection (198.18.0.1, not ::ffff:198.18.0.1 as a
+        dual-stack socket reports it): the NEXT_HOP we rewrite to."""
         tr = link.transport
         sock = tr.get_extra_info("socket") if tr is not None else None
         if sock is None:
             return None
-        return transport.local_of(sock)[0]  # type: ignore[arg-type]
+        local = transport.local_of(sock)[0]
+        if isinstance(local, ipaddress.IPv6Address) and local.ipv4_mapped is not None:
+            return local.ipv4_mapped
+        return local  # type: ignore[return-value]
 
     @property
     def kind(self) -> Kind:
@@ -450,8 +455,6 @@ class PeerDriver:
         local = self._local_address(link)
         if negotiated is None or local is None:
             return
-        if isinstance(local, ipaddress.IPv6Address) and local.ipv4_mapped is not None:
-            local = local.ipv4_mapped
         kind = self.kind
         source = Source(
             address=self.peer.address,
@@ -506,8 +509,6 @@ class PeerDriver:
         negotiated = self.session.negotiated
         group = self.outbound.group_of(self)
         if group is not None and local is not None and negotiated is not None:
-            if isinstance(local, ipaddress.IPv6Address) and local.ipv4_mapped is not None:
-                local = local.ipv4_mapped
             view = self.export_view(local)
             if view.signature != group.view.signature:
                 self.outbound.rejoin(self, view)

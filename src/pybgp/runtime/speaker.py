@@ -31,10 +31,10 @@ from ..rib.policy import ACCEPT_ALL, Chain, compile_chain
 from ..rib.rib import Rib
 from ..session import Event, SessionDown
 from ..wire.constants import IPV4_UNICAST, IPV6_UNICAST, Family
-from ..wire.nlri import address_str, network_key, prefix_str
+from ..wire.nlri import network_key, prefix_str
 from ..wire.render import attributes_to_dict
 from . import transport
-from .changes import Change, PeerChange, route_change
+from .changes import Change, PeerChange, next_hop_text, route_change
 from .control import ControlServer
 from .fib_sync import FibSync
 from .outbound import Outbound
@@ -447,9 +447,6 @@ class Speaker:
         for queue in self._state_watchers:
             queue.put_nowait(change)
 
-    def local_routes(self) -> Iterable[LocalRoute]:
-        return self._routes.values()
-
     # --- reload ----------------------------------------------------------------------------
     def reload(self, config: Config | None = None) -> str:
         """Apply a new configuration (by default the same file read again) without
@@ -619,10 +616,10 @@ class Speaker:
             entry: dict[str, Any] = {
                 "family": FAMILY_NAMES.get(route.family, str(route.family)),
                 "prefix": prefix_str(route.key, route.family[0]),
-                "next_hop": _next_hop_str(route.next_hop),
+                "next_hop": next_hop_text(route.next_hop),
             }
             entry.update(attributes_to_dict(route.attributes))
-            entry["next_hop"] = _next_hop_str(route.next_hop)
+            entry["next_hop"] = next_hop_text(route.next_hop)
             out.append(entry)
         return out
 
@@ -668,11 +665,3 @@ def _session_settings(peer: PeerConfig) -> tuple[object, ...]:
         peer.rr_client,
         peer.next_hop_self,
     )
-
-
-def _next_hop_str(next_hop: bytes | None) -> str | None:
-    if next_hop is None:
-        return None
-    if len(next_hop) == 32:  # RFC 2545 3: global, then link-local
-        return address_str(next_hop[:16])
-    return address_str(next_hop)
