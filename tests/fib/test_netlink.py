@@ -23,6 +23,7 @@ import pytest
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
 from pybgp.fib import FibSettings, KernelRoute, NextHop
+from pybgp.fib.base import fib_key
 from pybgp.fib.batched import Op
 from pybgp.fib.netlink import NetlinkFib, RouteEncoder
 from pybgp.lab.netns import Lab, Namespace, cleanup_stale, have_root, missing_tools
@@ -86,80 +87,71 @@ async def fib_in(ns: Namespace, wanted: list[KernelRoute] = (), **kwargs: Any) -
 
 
 # -- encoding: runs anywhere ----------------------------------------------------------------
+def add(route: KernelRoute, replace: bool = False) -> Op:
+    return Op(fib_key(route.prefix), route.next_hops, replace)
+
+
 @pytest.mark.parametrize(
     "op",
     [
-        Op(ip_network("10.244.85.192/26"), r("10.244.85.192/26", NextHop(GW, "eth0")), False),
-        Op(ip_network("10.244.1.0/26"), r("10.244.1.0/26", NextHop(GW, "tunl0", True)), True),
-        Op(
-            ip_network("10.244.2.0/26"),
-            r("10.244.2.0/26", NextHop(GW, "eth0"), NextHop(GW2, "eth0")),
-            False,
-        ),
-        Op(ip_network("2001:db8:1::/64"), r("2001:db8:1::/64", NextHop(GW6, "eth0")), False),
-        Op(
-            ip_network("10.244.58.192/26"),
-            KernelRoute(ip_network("10.244.58.192/26"), blackhole=True),
-            False,
-        ),
-        Op(ip_network("10.244.3.0/26"), None, False),
+        add(r("10.244.85.192/26", NextHop(GW, "eth0"))),
+        add(r("10.244.1.0/26", NextHop(GW, "tunl0", True)), replace=True),
+        add(r("10.244.2.0/26", NextHop(GW, "eth0"), NextHop(GW2, "eth0"))),
+        add(r("2001:db8:1::/64", NextHop(GW6, "eth0"))),
+        add(r("2001:db8:2::/64", NextHop(GW6, "eth0"), NextHop(GW6_2, "eth0"))),
+        add(KernelRoute(ip_network("10.244.58.192/26"), blackhole=True)),
+        Op(fib_key(ip_network("10.244.3.0/26")), None),
     ],
+    ids=str,
 )
 def test_patched_templates_decode_like_pyroute2_messages(op: Op) -> None:
     """A template is encoded once; the prefix and sequence number are patched in later.
     pyroute2 must read the patched message as the route it stands for."""
     encoder = RouteEncoder(FibSettings(protocol=12, table=254), {"eth0": 2, "tunl0": 3})
     # Warm the cache with another prefix of the same shape, then encode ours.
+    prefix = op.prefix
     other = ip_network(
         (
-            int(op.prefix.network_address) ^ (1 << (op.prefix.max_prefixlen - op.prefix.prefixlen)),
-            op.prefix.prefixlen,
+            int(prefix.network_address) ^ (1 << (prefix.max_prefixlen - prefix.prefixlen)),
+            prefix.prefixlen,
         )
     )
-    encoder.encode(
-        Op(
-            other,
-            None
-            if op.route is None
-            else KernelRoute(other, op.route.next_hops, op.route.blackhole),
-            op.replace,
-        ),
-        1,
-    )
+    encoder.encode(Op(fib_key(other), op.hops, op.replace), 1)
     data = encoder.encode(op, 4242)
     assert isinstance(data, bytes)
     msg = rtmsg(data)
     msg.decode()
     assert msg["header"]["sequence_number"] == 4242
     assert msg["header"]["length"] == len(data)
-    assert msg.get_attr("RTA_DST") == str(op.prefix.network_address)
-    assert msg["dst_len"] == op.prefix.prefixlen
+    assert msg.get_attr("RTA_DST") == str(prefix.network_address)
+    assert msg["dst_len"] == prefix.prefixlen
     assert msg["proto"] == 12 and msg.get_attr("RTA_TABLE") == 254
-    assert msg["family"] == (socket.AF_INET if op.prefix.version == 4 else socket.AF_INET6)
+    assert msg["family"] == (socket.AF_INET if prefix.version == 4 else socket.AF_INET6)
     flags = msg["header"]["flags"]
-    if op.route is None:
+    route = op.route()
+    if route is None:
         assert msg["header"]["type"] == 25  # RTM_DELROUTE
         return
     assert msg["header"]["type"] == 24  # RTM_NEWROUTE
     assert flags & 0x400  # NLM_F_CREATE
     assert flags & (0x100 if op.replace else 0x200)  # NLM_F_REPLACE, else NLM_F_EXCL
-    if op.route.blackhole:
+    if route.blackhole:
         assert msg["type"] == 6
-    elif len(op.route.next_hops) == 1:
-        nh = op.route.next_hops[0]
+    elif len(route.next_hops) == 1:
+        nh = route.next_hops[0]
         assert msg.get_attr("RTA_GATEWAY") == str(nh.gateway)
         assert msg.get_attr("RTA_OIF") == {"eth0": 2, "tunl0": 3}[nh.device]
         assert bool(msg["flags"] & 4) == nh.onlink
     else:
         hops = msg.get_attr("RTA_MULTIPATH")
         assert [h.get_attr("RTA_GATEWAY") for h in hops] == [
-            str(nh.gateway) for nh in op.route.next_hops
+            str(nh.gateway) for nh in route.next_hops
         ]
 
 
 def test_missing_device_is_reported_by_the_encoder() -> None:
     encoder = RouteEncoder(FibSettings(), {"eth0": 2})
-    op = Op(ip_network("10.244.1.0/26"), r("10.244.1.0/26", NextHop(GW, "tunl0", True)), False)
+    op = add(r("10.244.1.0/26", NextHop(GW, "tunl0", True)))
     assert encoder.encode(op, 1) == "ENODEV (No such device): no device tunl0"
 
 

@@ -24,23 +24,48 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
 __all__ = [
     "RTPROT_BIRD",
     "RT_TABLE_MAIN",
     "Fib",
+    "FibKey",
     "FibSettings",
+    "Hops",
     "KernelRoute",
     "NextHop",
     "Prefix",
     "ReconcileReport",
+    "fib_key",
+    "fib_prefix",
 ]
 
 RTPROT_BIRD = 12  # include/uapi/linux/rtnetlink.h; "bird" in /etc/iproute2/rt_protos
 RT_TABLE_MAIN = 254
 
 Prefix = IPv4Network | IPv6Network
+
+FibKey = bytes
+"""A prefix as the FIB keeps it: the destination as the kernel's RTA_DST carries it (4 or
+16 octets) followed by the prefix length, ``b"\x0a\xf4\x55\xc0\x1a"`` for
+10.244.85.192/26.
+
+Why not ``IPv4Network``: its hash is computed in Python on every dict operation (about
+0.3 µs) and each object with its addresses takes some 300 octets, which made the
+bookkeeping, not the kernel, the cost of writing 100k routes.  A short ``bytes`` hashes
+in C once and caches it, and is what the netlink message needs anyway.
+"""
+
+
+def fib_key(prefix: Prefix) -> FibKey:
+    """10.244.85.192/26 -> its :data:`FibKey`."""
+    return prefix.network_address.packed + bytes((prefix.prefixlen,))
+
+
+def fib_prefix(key: FibKey) -> Prefix:
+    """A :data:`FibKey` -> the network it stands for."""
+    return ip_network((ip_address(key[:-1]), key[-1]))
 
 
 def _nh_order(nh: NextHop) -> tuple[int, int, str, bool]:
@@ -54,6 +79,12 @@ class NextHop:
     gateway: IPv4Address | IPv6Address
     device: str  # "eth0" (BGP mode), "tunl0" (IPIP mode)
     onlink: bool = False  # RTNH_F_ONLINK: IPIP mode, the gateway is not on tunl0's subnet
+
+
+Hops = tuple[NextHop, ...]
+"""Where a route goes, as the FIB keeps it: ``KernelRoute.next_hops``, and ``()`` for a
+blackhole.  Many routes share one tuple (all routes via one node), which keeps the
+tables small and makes comparing a route with what is installed an identity check."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +119,11 @@ class KernelRoute:
             ordered = tuple(sorted(self.next_hops, key=_nh_order))
             if ordered != self.next_hops:
                 object.__setattr__(self, "next_hops", ordered)
+
+    @classmethod
+    def of(cls, prefix: Prefix, hops: Hops) -> KernelRoute:
+        """The route for ``prefix`` with ``hops`` (``()``: a blackhole)."""
+        return cls(prefix, hops, blackhole=not hops)
 
     def __str__(self) -> str:
         if self.blackhole:
@@ -175,6 +211,16 @@ class Fib(ABC):
     @abstractmethod
     def delete(self, prefix: Prefix) -> None:
         """Queue the removal of our route for ``prefix`` (a no-op if there is none)."""
+
+    @abstractmethod
+    def set_key(self, key: FibKey, hops: Hops) -> None:
+        """``set``, for a prefix given as its :data:`FibKey`; ``hops`` as a valid
+        ``KernelRoute.next_hops`` holds them (``()``: blackhole).  No ``ipaddress``
+        object is made: this is the path for a RIB that changes 100k routes at once."""
+
+    @abstractmethod
+    def delete_key(self, key: FibKey) -> None:
+        """``delete``, for a prefix given as its :data:`FibKey`."""
 
     @abstractmethod
     async def flush(self) -> None:

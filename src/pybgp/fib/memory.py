@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from pybgp.fib.base import FibSettings, KernelRoute, Prefix
+from pybgp.fib.base import FibSettings, KernelRoute, Prefix, fib_key
 from pybgp.fib.batched import BatchedFib, KernelState, Op
 
 __all__ = ["RTPROT_STATIC", "MemoryFib"]
@@ -80,7 +80,12 @@ class MemoryFib(BatchedFib):
     # -- backend --------------------------------------------------------------------------
     async def _read(self) -> KernelState:
         ours = self.settings.protocol
-        own = [(prefix, r) for prefix, es in self.table.items() for p, r in es if p == ours]
+        own = [
+            (fib_key(prefix), route.next_hops)
+            for prefix, entries in self.table.items()
+            for protocol, route in entries
+            if protocol == ours
+        ]
         foreign = sum(1 for es in self.table.values() for p, _ in es if p != ours)
         return KernelState(own, foreign)
 
@@ -91,29 +96,30 @@ class MemoryFib(BatchedFib):
 
     def _write_one(self, op: Op) -> str | None:
         ours = self.settings.protocol
-        refusal = self.refusals.get(op.prefix)
+        prefix, route = op.prefix, op.route()
+        refusal = self.refusals.get(prefix)
         if refusal is not None:
             return refusal
-        entries = self.table.setdefault(op.prefix, [])
-        if op.route is None:
+        entries = self.table.setdefault(prefix, [])
+        if route is None:
             for i, (p, _) in enumerate(entries):
                 if p == ours:
                     del entries[i]
                     break
             if not entries:
-                del self.table[op.prefix]
+                del self.table[prefix]
             return None  # ESRCH counts as done
         if self.devices is not None:
-            for nh in op.route.next_hops:
+            for nh in route.next_hops:
                 if nh.device not in self.devices:
                     if not entries:
-                        del self.table[op.prefix]
+                        del self.table[prefix]
                     return f"ENODEV (No such device): no device {nh.device}"
         if not entries:
-            entries.append((ours, op.route))
+            entries.append((ours, route))
         elif op.replace:
             # Like fib_table_insert(): NLM_F_REPLACE takes the first route of that metric.
-            entries[0] = (ours, op.route)
+            entries[0] = (ours, route)
         else:
             return EEXIST
         return None

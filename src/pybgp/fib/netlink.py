@@ -45,7 +45,16 @@ from typing import Any, TypeVar
 
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
-from pybgp.fib.base import FibSettings, KernelRoute, NextHop, Prefix, ReconcileReport
+from pybgp.fib.base import (
+    FibKey,
+    FibSettings,
+    Hops,
+    KernelRoute,
+    NextHop,
+    Prefix,
+    ReconcileReport,
+    fib_key,
+)
 from pybgp.fib.batched import BatchedFib, KernelState, Op
 from pybgp.fib.rtnl import (
     RTM_DELROUTE,
@@ -82,47 +91,67 @@ _SEQ = struct.Struct("=I")
 _FAMILY = {4: socket.AF_INET, 6: socket.AF_INET6}
 _EEXIST_HINT = "a route for this prefix with the same metric exists (another protocol's?)"
 
-Template = tuple[bytes, bytes]  # (header up to the sequence number, rest up to RTA_DST's payload)
+# (header up to the sequence number, rest up to RTA_DST's payload), or why there is none
+Template = tuple[bytes, bytes] | str
 
 
 class RouteEncoder:
     """Builds and caches message templates; ``ifindex`` maps device names (refreshable)."""
 
+    # Distinct next-hop tuples remembered; more (a caller making a new tuple per route
+    # rather than sharing one per next hop) empties the cache rather than growing it.
+    MAX_SHAPES = 4096
+
     def __init__(self, settings: FibSettings, ifindex: dict[str, int] | None = None) -> None:
         self.settings = settings
         self.ifindex: dict[str, int] = dict(ifindex or {})
-        self._templates: dict[object, Template | str] = {}
+        # Deletes: (len(key), prefix length) -> template.
+        self._deletes: dict[tuple[int, int], Template] = {}
+        # Adds: id(hops) -> (hops, {(len(key), prefix length, replace): template}).  Keyed
+        # by identity because hashing a tuple of NextHops runs Python code for every
+        # route; holding ``hops`` keeps its id from being reused while it is cached.
+        self._adds: dict[int, tuple[Hops, dict[tuple[int, int, bool], Template | str]]] = {}
 
     def set_links(self, ifindex: dict[str, int]) -> None:
         """New device map; templates embed ifindexes, so they are rebuilt on demand."""
         self.ifindex = dict(ifindex)
-        self._templates.clear()
+        self._adds.clear()
 
     def encode(self, op: Op, seq: int) -> bytes | str:
         """The message for ``op`` with sequence number ``seq``, or why it cannot be built."""
-        prefix, route = op.prefix, op.route
-        if route is None:
-            key: object = (prefix.version, prefix.prefixlen)
+        key, hops = op.key, op.hops
+        if hops is None:
+            shape = (len(key), key[-1])
+            template: Template | str | None = self._deletes.get(shape)
+            if template is None:
+                template = self._deletes[shape] = self._template(op)
         else:
-            key = (route.next_hops, route.blackhole, prefix.version, prefix.prefixlen, op.replace)
-        template = self._templates.get(key)
-        if template is None:
-            template = self._templates[key] = self._template(op)
+            cached = self._adds.get(id(hops))
+            if cached is None or cached[0] is not hops:
+                if len(self._adds) >= self.MAX_SHAPES:
+                    self._adds.clear()
+                cached = self._adds[id(hops)] = (hops, {})
+            shapes = cached[1]
+            add_shape = (len(key), key[-1], op.replace)
+            template = shapes.get(add_shape)
+            if template is None:
+                template = shapes[add_shape] = self._template(op)
         if isinstance(template, str):
             return template
         head, body = template
-        return head + _SEQ.pack(seq) + body + prefix.network_address.packed
+        return head + _SEQ.pack(seq) + body + key[:-1]
 
-    def _template(self, op: Op) -> Template | str:
-        """Encode ``op`` with pyroute2 (sequence number 0) and cut out the variable parts."""
-        settings, prefix, route = self.settings, op.prefix, op.route
+    def _template(self, op: Op) -> Template:
+        """Encode ``op`` with pyroute2 (sequence number 0) and cut out the variable parts;
+        or the reason it cannot be written (a device that does not exist)."""
+        settings, prefix, hops = self.settings, op.prefix, op.hops
         msg = rtmsg()
         msg["family"] = _FAMILY[prefix.version]
         msg["dst_len"] = prefix.prefixlen
         msg["table"] = settings.table if settings.table < 256 else 0
         msg["proto"] = settings.protocol
         attrs: list[list[object]] = [["RTA_TABLE", settings.table]]
-        if route is None:
+        if hops is None:
             msg["scope"] = RT_SCOPE_NOWHERE
             msg["type"] = 0  # RTN_UNSPEC: any type
             msg["header"]["type"] = RTM_DELROUTE
@@ -132,29 +161,29 @@ class RouteEncoder:
             msg["header"]["type"] = RTM_NEWROUTE
             exclusive = NLM_F_REPLACE if op.replace else NLM_F_EXCL
             msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_CREATE | exclusive
-            if route.blackhole:
+            if not hops:
                 msg["type"] = RTN_BLACKHOLE
             else:
                 msg["type"] = RTN_UNICAST
-                for nh in route.next_hops:
+                for nh in hops:
                     if nh.device not in self.ifindex:
                         return f"ENODEV (No such device): no device {nh.device}"
-                if len(route.next_hops) == 1:
-                    nh = route.next_hops[0]
+                if len(hops) == 1:
+                    nh = hops[0]
                     msg["flags"] = RTNH_F_ONLINK if nh.onlink else 0
                     attrs.append(["RTA_GATEWAY", str(nh.gateway)])
                     attrs.append(["RTA_OIF", self.ifindex[nh.device]])
                 else:
-                    hops = [
+                    multipath = [
                         {
                             "oif": self.ifindex[nh.device],
                             "hops": 0,
                             "flags": RTNH_F_ONLINK if nh.onlink else 0,
                             "attrs": [["RTA_GATEWAY", str(nh.gateway)]],
                         }
-                        for nh in route.next_hops
+                        for nh in hops
                     ]
-                    attrs.append(["RTA_MULTIPATH", hops])
+                    attrs.append(["RTA_MULTIPATH", multipath])
         attrs.append(["RTA_DST", str(prefix.network_address)])
         msg["attrs"] = attrs
         msg.encode()
@@ -299,7 +328,7 @@ class NetlinkFib(BatchedFib):
         self._links_stale = False
         names = {index: name for name, index in links.items()}
         table, ours = self.settings.table, self.settings.protocol
-        own: list[tuple[Prefix, KernelRoute | None]] = []
+        own: list[tuple[FibKey, Hops | None]] = []
         foreign = 0
         for family in (socket.AF_INET, socket.AF_INET6):
             header = _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)
@@ -315,7 +344,7 @@ class NetlinkFib(BatchedFib):
                     continue
                 rt_table, _proto, prefix, route = parse_route(payload, names)
                 if rt_table == table:
-                    own.append((prefix, route))
+                    own.append((fib_key(prefix), None if route is None else route.next_hops))
         return KernelState(own, foreign)
 
     async def _before_write(self) -> None:
@@ -352,7 +381,7 @@ class NetlinkFib(BatchedFib):
         for position, (code, extack) in errors.items():
             i = which[position]
             op = ops[i]
-            if op.route is None and code == errno.ESRCH:
+            if op.hops is None and code == errno.ESRCH:
                 continue  # already gone: what we wanted
             reason = describe_error(code, extack)
             if code == errno.EEXIST and not op.replace:
