@@ -22,6 +22,14 @@ Setup, the same for both (``pybgp.lab``): a fresh network namespace with a veth 
     most one poll interval plus one dump; the report shows the time of the previous poll
     too (a lower bound).
 
+``pybgp (RIB)``
+    What a node does when a peer sends its table and then goes down: UPDATEs of 500
+    prefixes into the ``Rib``, ``FibSync`` turning best-path changes into kernel routes
+    through the same ``NetlinkFib``, timed until the kernel has answered; then
+    ``Rib.drop_peer`` (the session went down), timed the same way.  This is more work
+    than BIRD's side does (its routes are in its table before the clock starts), so it
+    is reported but not used for the ratio.
+
 Each side runs ``--repeat`` rounds (default 3); the report gives the best and the median
 in routes/s and the ratio pybgp / BIRD of the best rates.  The count of ``proto bird``
 routes is checked after each pybgp add (N) and delete (0).
@@ -44,15 +52,23 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from ipaddress import IPv4Network, ip_address
+from ipaddress import IPv4Network, ip_address, ip_interface
 from pathlib import Path
 
 from pybgp.fib import FibSettings, KernelRoute, NextHop
 from pybgp.fib.netlink import NetlinkFib
+from pybgp.fib.plan import NodeView
 from pybgp.fib.rtnl import RTM_GETROUTE, RTM_NEWROUTE, RtnlSocket
 from pybgp.lab.netns import Lab, Namespace, cleanup_stale, have_root, wait_until
+from pybgp.rib.decision import Source
+from pybgp.rib.rib import PeerRib, Rib
+from pybgp.runtime.fib_sync import FibSync
+from pybgp.wire.attributes import PathAttributes
+from pybgp.wire.nlri import network_key
+from pybgp.wire.update import Update
 
 PROTO = 12  # RTPROT_BIRD
+WHO = ("pybgp", "pybgp (RIB)", "bird")
 GATEWAY = "198.18.0.11"
 
 
@@ -125,6 +141,43 @@ async def pybgp_rounds(ns: Namespace, nets: list[IPv4Network], repeat: int, per_
             log(f"pybgp round {round_ + 1}: add {adds[-1]:.3f} s, remove {deletes[-1]:.3f} s")
     finally:
         await fib.close()
+    return {"add_s": adds, "remove_s": deletes}
+
+
+async def pybgp_rib_rounds(ns: Namespace, nets: list[IPv4Network], repeat: int) -> dict:
+    """The node's whole path: RIB, FibSync, NetlinkFib (see the module's docstring)."""
+    attributes = PathAttributes(origin=0, next_hop=ip_address(GATEWAY).packed, local_pref=100)
+    keys = [network_key(net) for net in nets]
+    updates = [
+        Update(attributes=attributes, nlri=keys[i : i + 500]) for i in range(0, len(keys), 500)
+    ]
+    rib = Rib(64512, "198.18.0.10")
+    view = NodeView.from_interfaces("none", "eth0", [ip_interface("198.18.0.10/24")])
+    fib = NetlinkFib(FibSettings(), netns=ns.name, retry_interval=0)
+    sync = FibSync(rib, fib, view, asyncio.get_running_loop())
+    await sync.start()
+    count = counter(ns)
+    adds: list[float] = []
+    deletes: list[float] = []
+    try:
+        for round_ in range(repeat):
+            peer = PeerRib(Source(ip_address(GATEWAY), 1, False, False))
+            start = time.perf_counter()
+            for update in updates:
+                rib.receive(peer, update)
+            await sync.idle()
+            adds.append(time.perf_counter() - start)
+            if (installed := count()) != len(nets):
+                raise SystemExit(f"pybgp (RIB): {installed} routes in the kernel")
+            start = time.perf_counter()
+            rib.drop_peer(peer)
+            await sync.idle()
+            deletes.append(time.perf_counter() - start)
+            if (left := count()) != 0:
+                raise SystemExit(f"pybgp (RIB): {left} routes left after removal")
+            log(f"pybgp (RIB) round {round_ + 1}: add {adds[-1]:.3f} s, remove {deletes[-1]:.3f} s")
+    finally:
+        await sync.close()
     return {"add_s": adds, "remove_s": deletes}
 
 
@@ -224,6 +277,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pybgp-fib-") as tmp, Lab("fib", Path(tmp)) as lab:
         ns = node(lab, "pybgp")
         results["pybgp"] = asyncio.run(pybgp_rounds(ns, nets, args.repeat, args.per_send))
+        results["pybgp (RIB)"] = asyncio.run(pybgp_rib_rounds(ns, nets, args.repeat))
         if run_bird:
             results["bird"] = bird_rounds(lab, node(lab, "bird"), nets, args.repeat, args.poll)
     version = (
@@ -231,7 +285,7 @@ def main() -> None:
     )
     if version is not None:
         results["bird_version"] = (version.stdout + version.stderr).strip()
-    for who in ("pybgp", "bird"):
+    for who in WHO:
         if who in results:
             for what in ("add", "remove"):
                 results[who][what] = summarize(args.routes, results[who][f"{what}_s"])
@@ -242,19 +296,19 @@ def main() -> None:
         f"Kernel FIB: {args.routes:,} IPv4 /26 routes via {GATEWAY} dev eth0 proto bird, "
         f"best (median) of {args.repeat}"
     )
-    print(f"{'':8} {'add routes/s':>24} {'remove routes/s':>24}")
-    for who in ("pybgp", "bird"):
+    print(f"{'':12} {'add routes/s':>24} {'remove routes/s':>24}")
+    for who in WHO:
         if who in results:
             cells = [
                 f"{results[who][w]['best']:>12,.0f} ({results[who][w]['median']:>9,.0f})"
                 for w in ("add", "remove")
             ]
-            print(f"{who:8} {cells[0]:>24} {cells[1]:>24}")
+            print(f"{who:12} {cells[0]:>24} {cells[1]:>24}")
     if "bird" in results:
         ratios = [
             results["pybgp"][w]["best"] / results["bird"][w]["best"] for w in ("add", "remove")
         ]
-        print(f"{'ratio':8} {ratios[0]:>23.2f}x {ratios[1]:>23.2f}x")
+        print(f"{'ratio':12} {ratios[0]:>23.2f}x {ratios[1]:>23.2f}x  (pybgp / bird)")
         lower = [rate(args.routes, min(results["bird"][f"{w}_lower_s"])) for w in ("add", "remove")]
         print(
             f"(BIRD's times are polled every {args.poll} s; counted at the previous poll: "

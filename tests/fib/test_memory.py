@@ -5,11 +5,13 @@ tests cover its logic too; tests/fib/test_netlink.py checks the kernel side."""
 from __future__ import annotations
 
 from ipaddress import ip_address, ip_network
+from itertools import pairwise
 
 import pytest
 
 from pybgp.fib import FibSettings, KernelRoute, MemoryFib, NextHop
-from pybgp.fib.batched import CHUNK
+from pybgp.fib.base import fib_key, fib_prefix
+from pybgp.fib.batched import CHUNK, scatter
 
 ETH0 = NextHop(ip_address("198.18.0.11"), "eth0")
 ETH0_B = NextHop(ip_address("198.18.0.12"), "eth0")
@@ -44,6 +46,43 @@ def test_ecmp_next_hops_compare_as_a_set() -> None:
     assert a.next_hops == (ETH0, ETH0_B)
     assert str(route("10.244.1.0/26", TUNL0)) == "10.244.1.0/26 via 198.18.0.11 dev tunl0 onlink"
     assert str(blackhole("10.244.58.192/26")) == "blackhole 10.244.58.192/26"
+
+
+@pytest.mark.parametrize("prefix", ["10.244.85.192/26", "0.0.0.0/0", "2001:db8:1::/64"])
+def test_fib_key_round_trip(prefix: str) -> None:
+    network = ip_network(prefix)
+    key = fib_key(network)
+    assert len(key) == (5 if network.version == 4 else 17) and key[-1] == network.prefixlen
+    assert fib_prefix(key) == network
+
+
+@pytest.mark.parametrize("count", [0, 1, 7, 97, 98, 1000, 20_000])
+def test_scatter_is_a_permutation_that_puts_neighbours_apart(count: int) -> None:
+    """Writes go to the kernel spread over the table (see scatter): every item once,
+    and, in a list long enough to scatter, almost no two neighbours next to each other."""
+    items = list(range(count))
+    order = scatter(items)
+    assert sorted(order) == items
+    if count > 97 * 7:
+        close = sum(abs(a - b) < 97 for a, b in pairwise(order))
+        assert close < count / 100
+
+
+async def test_views_answer_like_read_only_dicts() -> None:
+    fib = MemoryFib()
+    await fib.start([])
+    r = route("10.244.85.192/26")
+    fib.set(r)
+    fib.set(route("10.244.86.0/26", TUNL0))
+    fib.refuse(ip_network("10.244.86.0/26"))
+    await fib.flush()
+    installed, failed = fib.installed(), fib.failed
+    assert list(installed) == [r.prefix] and len(installed) == 1
+    assert installed.get("10.244.85.192/26") is None  # a string is not a network  # type: ignore[call-overload]
+    assert "10.244.85.192/26" not in installed and r.prefix in installed
+    assert list(failed) == [ip_network("10.244.86.0/26")]
+    assert failed[ip_network("10.244.86.0/26")].startswith("ENETUNREACH")
+    assert fib.installed_hops(fib_key(r.prefix)) == r.next_hops
 
 
 # -- queue and coalescing ------------------------------------------------------------------

@@ -149,6 +149,31 @@ def test_patched_templates_decode_like_pyroute2_messages(op: Op) -> None:
         ]
 
 
+def test_a_chunk_of_one_shape_is_encoded_like_op_by_op() -> None:
+    """encode_all's fast path (one template for the chunk) gives the same octets as
+    encode, numbered consecutively; a chunk with a refusal numbers only the messages."""
+    encoder = RouteEncoder(FibSettings(), {"eth0": 2})
+    hops = (NextHop(GW, "eth0"),)
+    nets = [ip_network(f"10.244.{i}.0/26") for i in range(50)]
+    for ops in (
+        [Op(fib_key(net), hops) for net in nets],
+        [Op(fib_key(net), None) for net in nets],
+    ):
+        encoded = encoder.encode_all(ops, 1000)
+        assert encoded.positions is None and not encoded.refused
+        assert encoded.messages == [encoder.encode(op, 1000 + i) for i, op in enumerate(ops)]
+    mixed = [Op(fib_key(nets[0]), hops), Op(fib_key(nets[1]), (NextHop(GW, "tunl0", True),))]
+    mixed.append(Op(fib_key(nets[2]), None))
+    encoded = encoder.encode_all(mixed, 7)
+    assert encoded.refused == {1: "ENODEV (No such device): no device tunl0"}
+    assert encoded.positions == [0, 2]
+    assert encoded.messages == [encoder.encode(mixed[0], 7), encoder.encode(mixed[2], 8)]
+    # Sequence numbers wrap at 2**32 (nlmsg_seq is 32 bits).
+    wrapping = encoder.encode_all([Op(fib_key(net), None) for net in nets[:3]], 2**32 - 1)
+    seqs = [int.from_bytes(m[8:12], "little") for m in wrapping.messages]
+    assert seqs == [2**32 - 1, 0, 1]
+
+
 def test_missing_device_is_reported_by_the_encoder() -> None:
     encoder = RouteEncoder(FibSettings(), {"eth0": 2})
     op = add(r("10.244.1.0/26", NextHop(GW, "tunl0", True)))

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 
-from pybgp.fib.base import KernelRoute, NextHop
+from pybgp.fib.base import KernelRoute, NextHop, fib_key
 from pybgp.fib.memory import MemoryFib
 from pybgp.fib.plan import NodeView
 from pybgp.rib.decision import Source
 from pybgp.rib.rib import PeerRib, Rib
-from pybgp.runtime.fib_sync import FibSync, next_hop_address
+from pybgp.runtime.fib_sync import FibSync, fib_key_of, next_hop_address
 from pybgp.wire.attributes import PathAttributes
-from pybgp.wire.nlri import prefix_key
+from pybgp.wire.constants import IPV4_UNICAST, IPV6_UNICAST
+from pybgp.wire.nlri import network_key, prefix_key
 from pybgp.wire.update import Update
 
 NODE = [ipaddress.ip_interface("198.18.0.10/24")]
@@ -112,3 +113,26 @@ def test_next_hop_octets_become_the_kernel_gateway() -> None:
     both = ipaddress.ip_address("2001:db8::1").packed + ipaddress.ip_address("fe80::1").packed
     assert next_hop_address(both) == ipaddress.ip_address("2001:db8::1")
     assert next_hop_address(None) is None
+
+
+def test_rib_keys_become_fib_keys_without_ipaddress() -> None:
+    for prefix, family in (
+        ("10.244.85.192/26", IPV4_UNICAST),
+        ("0.0.0.0/0", IPV4_UNICAST),
+        ("2001:db8:1::/48", IPV6_UNICAST),
+    ):
+        network = ipaddress.ip_network(prefix)
+        assert fib_key_of(family, network_key(network)) == fib_key(network)
+    assert fib_key_of((25, 70), b"\x00") is None  # L2VPN EVPN: not for the kernel
+
+
+async def test_routes_via_one_node_share_their_planned_next_hops() -> None:
+    """A next-hop set is planned once: every route via it holds the same tuple."""
+    rib, fib, sync = await started("none")
+    a = peer(11)
+    second = ipaddress.ip_network("10.244.86.0/26")
+    announce(rib, a, REMOTE, NH_1)
+    announce(rib, a, second, NH_1)
+    await settle(sync)
+    assert fib.installed_hops(fib_key(REMOTE)) is fib.installed_hops(fib_key(second))
+    assert fib.installed()[second] == KernelRoute(second, (NextHop(NH_1, "eth0"),))

@@ -1,10 +1,10 @@
 """Bookkeeping shared by every :class:`~pybgp.fib.base.Fib`: queue, coalescing, retries.
 
 A backend only says how to read our routes (:meth:`BatchedFib._read`) and how to apply
-a list of :class:`Op` (:meth:`BatchedFib._write`, one answer per op).  Everything else,
-what is queued, what is believed installed, what failed and why, reconciliation and
-the rules for retrying, lives here once, so that ``MemoryFib`` (tested without root)
-and ``NetlinkFib`` (the kernel) cannot drift apart.
+a list of :class:`Op` (:meth:`BatchedFib._write`, answering with the refused ones).
+Everything else, what is queued, what is believed installed, what failed and why,
+reconciliation and the rules for retrying, lives here once, so that ``MemoryFib``
+(tested without root) and ``NetlinkFib`` (the kernel) cannot drift apart.
 """
 
 from __future__ import annotations
@@ -149,8 +149,8 @@ class BatchedFib(Fib):
         """Our routes and the count of foreign ones in ``settings.table``."""
 
     @abstractmethod
-    async def _write(self, ops: Sequence[Op]) -> list[str | None]:
-        """Apply ``ops`` in order; return, per op, ``None`` or the reason it was refused.
+    async def _write(self, ops: Sequence[Op]) -> dict[int, str]:
+        """Apply ``ops`` in order; return ``{index: reason}`` for the ops refused.
 
         Deleting a route that is not there counts as success (the goal is reached).
         """
@@ -230,9 +230,9 @@ class BatchedFib(Fib):
                 else:  # not wanted, or several of ours (other metrics): delete each
                     ops.extend(Op(key, None) for _ in found)
             ops.extend(Op(key, hops) for key, hops in want.items())
-            for done, results in await self._write_pipelined(_chunks(scatter(ops))):
-                for op, error in zip(done, results, strict=True):
-                    if error is not None:
+            for done, refused in await self._write_pipelined(_chunks(scatter(ops))):
+                for i, op in enumerate(done):
+                    if i in refused:
                         report.failed += op.hops is not None
                     elif op.hops is None:
                         report.removed += 1
@@ -289,7 +289,7 @@ class BatchedFib(Fib):
 
     async def _write_pipelined(
         self, chunks: Iterator[list[Op]]
-    ) -> list[tuple[list[Op], list[str | None]]]:
+    ) -> list[tuple[list[Op], dict[int, str]]]:
         """Hand chunks to :meth:`_write` without waiting for each, apply answers in order.
 
         While the kernel works on one chunk (the backend's thread, outside the GIL), this
@@ -298,8 +298,8 @@ class BatchedFib(Fib):
         chunk handed over is applied, also when the caller is cancelled: otherwise the
         books would miss writes the kernel did.
         """
-        inflight: deque[tuple[list[Op], Awaitable[list[str | None]]]] = deque()
-        done: list[tuple[list[Op], list[str | None]]] = []
+        inflight: deque[tuple[list[Op], Awaitable[dict[int, str]]]] = deque()
+        done: list[tuple[list[Op], dict[int, str]]] = []
 
         async def settle_oldest() -> None:
             ops, future = inflight.popleft()
@@ -327,12 +327,20 @@ class BatchedFib(Fib):
         if self._failed.pop(key, None) is not None:
             del self._retry[key]
 
-    def _apply(self, ops: Sequence[Op], results: Sequence[str | None]) -> None:
+    def _apply(self, ops: Sequence[Op], refusals: Mapping[int, str]) -> None:
         """Update the books from the kernel's answers; log refusals grouped by reason."""
         installed, failed, retry = self._installed, self._failed, self._retry
+        if not refusals and not failed:  # the usual case: all done, nothing was failing
+            for key, hops, _ in ops:
+                if hops is None:
+                    installed.pop(key, None)
+                else:
+                    installed[key] = hops
+            return
         refused: dict[str, list[Op]] = {}
-        for op, error in zip(ops, results, strict=True):
+        for i, op in enumerate(ops):
             key, hops = op.key, op.hops
+            error = refusals.get(i)
             if error is None:
                 if hops is None:
                     installed.pop(key, None)

@@ -89,10 +89,11 @@ class MemoryFib(BatchedFib):
         foreign = sum(1 for es in self.table.values() for p, _ in es if p != ours)
         return KernelState(own, foreign)
 
-    async def _write(self, ops: Sequence[Op]) -> list[str | None]:
+    async def _write(self, ops: Sequence[Op]) -> dict[int, str]:
         self.batches += 1
         self.writes += len(ops)
-        return [self._write_one(op) for op in ops]
+        answers = ((i, self._write_one(op)) for i, op in enumerate(ops))
+        return {i: error for i, error in answers if error is not None}
 
     def _write_one(self, op: Op) -> str | None:
         ours = self.settings.protocol

@@ -40,7 +40,9 @@ import socket
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from ipaddress import ip_address, ip_network
+from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
 
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
@@ -95,6 +97,23 @@ _EEXIST_HINT = "a route for this prefix with the same metric exists (another pro
 Template = tuple[bytes, bytes] | str
 
 
+@dataclass(slots=True)
+class Encoded:
+    """What :meth:`RouteEncoder.encode_all` made of a chunk of ops."""
+
+    messages: list[bytes]
+    # The op index of each message; None: message i is op i (nothing was refused).
+    positions: list[int] | None = None
+    refused: dict[int, str] = field(default_factory=dict)  # op index -> why no message
+
+
+_KEY = attrgetter("key")
+_HOPS = attrgetter("hops")
+_REPLACE = attrgetter("replace")
+_LAST = itemgetter(-1)  # a FibKey's prefix length
+_DST = itemgetter(slice(None, -1))  # a FibKey's RTA_DST payload
+
+
 class RouteEncoder:
     """Builds and caches message templates; ``ifindex`` maps device names (refreshable)."""
 
@@ -117,8 +136,52 @@ class RouteEncoder:
         self.ifindex = dict(ifindex)
         self._adds.clear()
 
+    def encode_all(self, ops: Sequence[Op], first: int) -> Encoded:
+        """Messages for ``ops``, numbered from ``first`` in the order they are returned.
+
+        Usually every op of a chunk has one shape (all deletes of /26s, or all adds via
+        one node): then one template serves the whole chunk and the messages are made by
+        C-level iteration, about 0.2 µs each instead of 1 µs through :meth:`encode`.
+        """
+        count = len(ops)
+        if count and first + count <= 1 << 32:  # else the numbers wrap: the general path
+            keys = list(map(_KEY, ops))
+            if (
+                len(set(map(id, map(_HOPS, ops)))) == 1
+                and len(set(map(_REPLACE, ops))) == 1
+                and len(set(map(len, keys))) == 1
+                and len(set(map(_LAST, keys))) == 1
+            ):
+                template = self._lookup(ops[0])
+                if not isinstance(template, str):
+                    head, body = template
+                    seqs = map(_SEQ.pack, range(first, first + count))
+                    dsts = map(_DST, keys)
+                    return Encoded(
+                        [head + seq + body + dst for seq, dst in zip(seqs, dsts, strict=True)]
+                    )
+        messages: list[bytes] = []
+        positions: list[int] = []
+        refused: dict[int, str] = {}
+        for i, op in enumerate(ops):
+            message = self.encode(op, first + len(messages))
+            if isinstance(message, str):
+                refused[i] = message
+            else:
+                messages.append(message)
+                positions.append(i)
+        return Encoded(messages, positions if refused else None, refused)
+
     def encode(self, op: Op, seq: int) -> bytes | str:
         """The message for ``op`` with sequence number ``seq``, or why it cannot be built."""
+        template = self._lookup(op)
+        if isinstance(template, str):
+            return template
+        head, body = template
+        return head + _SEQ.pack(seq & 0xFFFFFFFF) + body + op.key[:-1]
+
+    def _lookup(self, op: Op) -> Template:
+        """The cached template for ``op``'s shape (built on first use)."""
         key, hops = op.key, op.hops
         if hops is None:
             shape = (len(key), key[-1])
@@ -136,10 +199,7 @@ class RouteEncoder:
             template = shapes.get(add_shape)
             if template is None:
                 template = shapes[add_shape] = self._template(op)
-        if isinstance(template, str):
-            return template
-        head, body = template
-        return head + _SEQ.pack(seq) + body + key[:-1]
+        return template
 
     def _template(self, op: Op) -> Template:
         """Encode ``op`` with pyroute2 (sequence number 0) and cut out the variable parts;
@@ -353,7 +413,7 @@ class NetlinkFib(BatchedFib):
             self._encoder.set_links(await self._in_worker(self._socket().links))
             self._links_stale = False
 
-    async def _write(self, ops: Sequence[Op]) -> list[str | None]:
+    async def _write(self, ops: Sequence[Op]) -> dict[int, str]:
         """Encode ``ops`` here (cheap: templates), send them from the worker thread.
 
         Encoding stays on the loop's thread so that the worker needs the GIL only
@@ -362,24 +422,17 @@ class NetlinkFib(BatchedFib):
         ``await``, so chunks reach the socket in the order they were written.
         """
         sock = self._socket()
-        results: list[str | None] = [None] * len(ops)
         first = sock.reserve(len(ops))
-        messages: list[bytes] = []
-        which: list[int] = []  # op index of each message
-        encode = self._encoder.encode
-        for i, op in enumerate(ops):
-            msg = encode(op, (first + len(messages)) & 0xFFFFFFFF)
-            if isinstance(msg, str):
-                results[i] = msg
-            else:
-                messages.append(msg)
-                which.append(i)
-        if not messages:
-            self._links_stale = True
+        encoded = self._encoder.encode_all(ops, first)
+        results: dict[int, str] = encoded.refused
+        if encoded.refused:
+            self._links_stale = True  # a device may have appeared: re-read before retrying
+        if not encoded.messages:
             return results
-        errors = await self._in_worker(sock.execute, messages, first, self.per_send)
+        errors = await self._in_worker(sock.execute, encoded.messages, first, self.per_send)
+        positions = encoded.positions
         for position, (code, extack) in errors.items():
-            i = which[position]
+            i = position if positions is None else positions[position]
             op = ops[i]
             if op.hops is None and code == errno.ESRCH:
                 continue  # already gone: what we wanted
@@ -387,6 +440,6 @@ class NetlinkFib(BatchedFib):
             if code == errno.EEXIST and not op.replace:
                 reason = f"{reason}: {_EEXIST_HINT}"
             results[i] = reason
-        if errors or len(messages) < len(ops):
+        if errors:
             self._links_stale = True  # a device may have been replaced: re-read before retrying
         return results

@@ -11,6 +11,12 @@ few large netlink batches and a flapping prefix is written once with its final s
 - Our own blocks are blackholes (as BIRD's Calico config installs them), whatever the
   RIB says: a remote copy of our block must not replace the blackhole.
 - A prefix with no best path any more is removed.
+
+Per change the work is dict lookups on bytes: the RIB's key becomes the FIB's key with
+two slices, and the kernel next hops of a set of BGP next hops are planned once and
+shared by every route that has them (`_plans`), so no `ipaddress` object is made for a
+route unless a next hop set is new.  That is what lets a peer's 100k withdrawals reach
+the kernel at the kernel's pace.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import ipaddress
 import logging
 from collections.abc import Iterable
 
-from ..fib.base import Fib, KernelRoute
+from ..fib.base import Fib, FibKey, Hops, KernelRoute, fib_key, fib_prefix
 from ..fib.plan import NodeView, blackhole, kernel_route, unreachable_message, unreachable_next_hops
 from ..rib.decision import Path, multipath
 from ..rib.rib import Rib
@@ -32,6 +38,18 @@ log = logging.getLogger("pybgp.fib")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+_ADDRESS_SIZE = {IPV4_UNICAST: 4, IPV6_UNICAST: 16}  # the families that go to the kernel
+_MAX_PLANS = 65536  # distinct next-hop sets remembered (one per node or ECMP set in practice)
+
+
+def fib_key_of(family: Family, key: bytes) -> FibKey | None:
+    """The FIB's key for a RIB key (`wire.nlri`: length octet, then the prefix's octets),
+    or None for a family the kernel FIB does not hold."""
+    size = _ADDRESS_SIZE.get(family)
+    if size is None:
+        return None
+    return key[1:].ljust(size, b"\0") + key[:1]
 
 
 def next_hop_address(next_hop: bytes | None) -> Address | None:
@@ -63,6 +81,10 @@ class FibSync:
         self.view = view
         self.loop = loop
         self.blocks = {block: blackhole(block) for block in blocks}
+        self._block_keys = {fib_key(block) for block in self.blocks}
+        # (family, the best paths' next hop octets) -> the kernel's next hops (None: none
+        # usable); valid for one NodeView.
+        self._plans: dict[tuple[Family, tuple[bytes | None, ...]], Hops | None] = {}
         self._dirty: dict[Family, dict[bytes, None]] = {}
         self._task: asyncio.Task[None] | None = None
         self.unreachable: dict[Address, str] = {}  # next hop -> why the kernel cannot use it
@@ -74,9 +96,12 @@ class FibSync:
         wanted = list(self.blocks.values())
         for family in self.rib.families():
             for key, _ in self.rib.table(family):
-                route = self._route(family, key)
-                if route is not None and route.prefix not in self.blocks:
-                    wanted.append(route)
+                fkey = fib_key_of(family, key)
+                if fkey is None or fkey in self._block_keys:
+                    continue
+                hops = self._hops(family, key)
+                if hops is not None:
+                    wanted.append(KernelRoute.of(fib_prefix(fkey), hops))
         return wanted
 
     async def relink(self, addresses: Iterable[IPInterface]) -> None:
@@ -89,6 +114,7 @@ class FibSync:
         )
         self.unreachable.clear()
         self.unreachable_from.clear()
+        self._plans.clear()
         report = await self.fib.resync(self._wanted())
         log.info(
             "links or addresses changed: kernel routes %d kept, %d removed, %d added",
@@ -126,6 +152,18 @@ class FibSync:
         announces for it may take its place).  False if it was not one of ours."""
         if self.blocks.pop(block, None) is None:
             return False
+        self._block_keys.discard(fib_key(block))
+        family = IPV4_UNICAST if block.version == 4 else IPV6_UNICAST
+        self.changed(family, network_key(block), None)
+        return True
+
+    def add_block(self, block: Network) -> bool:
+        """A new local block: its blackhole goes in (over a route a peer announced for
+        it).  False if it was one of ours already."""
+        if block in self.blocks:
+            return False
+        self.blocks[block] = blackhole(block)
+        self._block_keys.add(fib_key(block))
         family = IPV4_UNICAST if block.version == 4 else IPV6_UNICAST
         self.changed(family, network_key(block), None)
         return True
@@ -158,20 +196,20 @@ class FibSync:
             await self.fib.flush()
 
     def _apply(self, family: Family, key: bytes) -> None:
-        network = ipaddress.ip_network(prefix_str(key, family[0]))
-        held = self.blocks.get(network)
-        if held is not None:
-            self.fib.set(held)  # our block: the blackhole stays, whatever peers say
+        fkey = fib_key_of(family, key)
+        if fkey is None:
             return
-        route = self._route(family, key, network)
-        if route is None:
-            self.fib.delete(network)
+        if fkey in self._block_keys:
+            self.fib.set_key(fkey, ())  # our block: the blackhole stays, whatever peers say
+            return
+        hops = self._hops(family, key)
+        if hops is None:
+            self.fib.delete_key(fkey)
         else:
-            self.fib.set(route)
+            self.fib.set_key(fkey, hops)
 
-    def _route(
-        self, family: Family, key: bytes, network: Network | None = None
-    ) -> KernelRoute | None:
+    def _hops(self, family: Family, key: bytes) -> Hops | None:
+        """The kernel next hops for the prefix's best paths (None: no kernel route)."""
         chosen = self.rib.loc.best(family, key)
         if chosen is None:
             return None
@@ -179,11 +217,19 @@ class FibSync:
         if best.source.address is None:
             return None  # our own route: nothing to install (blocks are handled apart)
         paths = multipath(self.rib.loc.paths(family, key), best, self.rib.loc.options)
-        hops = [hop for hop in map(next_hop_address, (p.next_hop for p in paths)) if hop]
-        if network is None:
-            network = ipaddress.ip_network(prefix_str(key, family[0]))
+        plan = (family, tuple(path.next_hop for path in paths))
+        try:
+            return self._plans[plan]
+        except KeyError:
+            pass
+        network = ipaddress.ip_network(prefix_str(key, family[0]))
+        hops = [hop for hop in map(next_hop_address, plan[1]) if hop]
         self._check_reachable(hops, network, str(best.source.address))
-        return kernel_route(network, hops, self.view)
+        route = kernel_route(network, hops, self.view)  # depends on the family only
+        if len(self._plans) >= _MAX_PLANS:
+            self._plans.clear()
+        self._plans[plan] = planned = None if route is None else route.next_hops
+        return planned
 
     def _check_reachable(self, hops: list[Address], network: Network, peer: str) -> None:
         """BGP mode across subnets: say which next hop the kernel cannot use, and what
