@@ -3,12 +3,17 @@ a block released through the control socket, and `routes` showing the kernel."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from pathlib import Path
 
+import pytest
+
+from pybgp.cli.main import main
 from pybgp.config import Config
 from pybgp.fib.base import KernelRoute, NextHop
 from pybgp.fib.memory import MemoryFib
+from pybgp.runtime.control import ControlError
 from pybgp.runtime.speaker import Speaker
 from tests.runtime.helpers import config, control, make_node, peer_toml, wait_for, wait_rib_in
 
@@ -18,11 +23,16 @@ BLOCK_B = ipaddress.ip_network("10.244.85.192/26")
 A_UNDERLAY, B_UNDERLAY = "198.18.0.61/24", "198.18.0.62"
 
 
-def node_config(block: ipaddress.IPv4Network, encapsulation: str) -> str:
-    return f'[node]\nblocks = ["{block}"]\nencapsulation = "{encapsulation}"\ninterface = "eth0"\n'
+def node_config(
+    blocks: ipaddress.IPv4Network | list[ipaddress.IPv4Network], encapsulation: str
+) -> str:
+    listed = ", ".join(f'"{block}"' for block in (blocks if isinstance(blocks, list) else [blocks]))
+    return f'[node]\nblocks = [{listed}]\nencapsulation = "{encapsulation}"\ninterface = "eth0"\n'
 
 
-async def test_a_node_installs_what_it_learns_and_blackholes_its_blocks(sockdir: Path) -> None:
+async def test_a_node_installs_what_it_learns_and_blackholes_its_blocks(
+    sockdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     a, b = make_node(sockdir, A, 64512, "198.18.0.61"), make_node(sockdir, B, 64512, "198.18.0.62")
     fib_a = MemoryFib()
     cfg_a: Config = config(
@@ -50,16 +60,63 @@ async def test_a_node_installs_what_it_learns_and_blackholes_its_blocks(sockdir:
         await wait_for(lambda: fib_a.installed().get(BLOCK_B) == wanted, what="B's block")
         routes = await control(a.control_socket, "routes", prefix=str(BLOCK_B))
         assert routes[0]["kernel"] == f"{BLOCK_B} via {B_UNDERLAY} dev tunl0 onlink"
-        # A block with no pods left: withdrawn from the peers, blackhole removed.
-        answer = await control(a.control_socket, "block-release", block=str(BLOCK_A))
-        assert answer == f"block {BLOCK_A} released"
+        # A block with no pods left: withdrawn from the peers, blackhole removed
+        # (`pybgp block release`, in a thread: its client blocks, the daemon is on this loop).
+        release = ["block", "release", str(BLOCK_A), "--socket", str(a.control_socket)]
+        assert await asyncio.to_thread(main, release) == 0
+        assert capsys.readouterr().out == f"block {BLOCK_A} released\n"
         await wait_for(lambda: BLOCK_A not in fib_a.installed(), what="blackhole gone")
         await wait_rib_in(b.control_socket, A, set())
+        # Not (or no longer) one of the node's blocks: refused, exit 1, nothing changes.
+        assert await asyncio.to_thread(main, release) == 1
+        assert "is not one of this node's blocks" in capsys.readouterr().err
+        with pytest.raises(ControlError, match="not a prefix"):
+            await control(a.control_socket, "block-release", block="10.244.0.0/33")
     finally:
         await node_b.close()
         await node_a.close()
     # persist = false (the default): the node's routes leave the kernel when it stops.
     assert fib_a.installed() == {}
+
+
+async def test_reload_follows_the_blocks_in_the_file(sockdir: Path) -> None:
+    """Blocks added to [node] are announced and blackholed on reload, blocks taken out
+    are released; a reload that leaves them alone keeps them announced."""
+    a, b = make_node(sockdir, A, 64512, "198.18.0.61"), make_node(sockdir, B, 64512, "198.18.0.62")
+    block_c = ipaddress.ip_network("10.244.60.0/26")
+    fib_a = MemoryFib()
+
+    def file_a(blocks: list[ipaddress.IPv4Network], encapsulation: str = "none") -> Config:
+        peer = peer_toml(b.address, b.asn, port=b.port, local_address=a.address)
+        return config(a.speaker(), node_config(blocks, encapsulation), peer)
+
+    node_a = Speaker(
+        file_a([BLOCK_A]), fib=fib_a, node_addresses=[ipaddress.ip_interface(A_UNDERLAY)]
+    )
+    node_b = Speaker(
+        config(b.speaker(), peer_toml(a.address, a.asn, port=a.port, local_address=b.address))
+    )
+    await node_a.start()
+    await node_b.start()
+    try:
+        await wait_rib_in(b.control_socket, A, {str(BLOCK_A)})
+        node_a.reload(file_a([BLOCK_A]))  # nothing changed: BLOCK_A must stay announced
+        summary = node_a.reload(file_a([BLOCK_A, block_c]))
+        assert f"block {block_c} added" in summary
+        # UPDATEs arrive in order: had the first reload withdrawn BLOCK_A, B would not
+        # hold both now.
+        await wait_rib_in(b.control_socket, A, {str(BLOCK_A), str(block_c)})
+        blackhole_c = KernelRoute(block_c, blackhole=True)
+        await wait_for(lambda: fib_a.installed().get(block_c) == blackhole_c, what="blackhole")
+        summary = node_a.reload(file_a([block_c]))
+        assert f"block {BLOCK_A} released" in summary
+        await wait_rib_in(b.control_socket, A, {str(block_c)})
+        await wait_for(lambda: BLOCK_A not in fib_a.installed(), what="blackhole gone")
+        summary = node_a.reload(file_a([block_c], "ipip"))
+        assert "restart needed for: [node] encapsulation/interface" in summary
+    finally:
+        await node_b.close()
+        await node_a.close()
 
 
 async def test_status_explains_a_next_hop_the_kernel_cannot_use(sockdir: Path) -> None:

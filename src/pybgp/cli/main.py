@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import bench, decode, peer, reload, routes, speak, status
+from . import bench, block, decode, peer, reload, routes, speak, status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_parser(commands)
     routes.add_parser(commands)
     reload.add_parser(commands)
+    block.add_parser(commands)
     return parser
 
 

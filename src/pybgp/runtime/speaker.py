@@ -58,6 +58,10 @@ SHUTDOWN_MESSAGE = "pybgp shutting down"
 CLOSE_TIMEOUT = 1.0  # seconds to let the final NOTIFICATIONs leave
 
 
+def _network_order(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tuple[int, int, int]:
+    return (network.version, int(network.network_address), network.prefixlen)
+
+
 def _family(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Family:
     return IPV4_UNICAST if network.version == 4 else IPV6_UNICAST
 
@@ -456,8 +460,10 @@ class Speaker:
           export is recomputed, sending only the differences (no ROUTE-REFRESH needed);
         - peers added are started, peers removed are stopped with a Cease;
         - a peer whose session settings changed (AS, address, timers...) is reset;
-        - announce entries added or removed are originated or withdrawn.
-        Changes to [speaker] other than announce need a restart and are reported.
+        - announce entries added or removed are originated or withdrawn;
+        - [node] blocks added are announced and blackholed, blocks removed released.
+        Changes to [speaker] other than announce, and to [node] or [fib] other than
+        blocks, need a restart and are reported.
         """
         if config is None:
             from ..config import load_config
@@ -502,6 +508,13 @@ class Speaker:
         for announcement in config.speaker.announce:
             route = local_route(announcement)
             wanted_routes[(route.family, route.key)] = route
+        # [node] blocks are announced like announce entries (and blackholed): a block
+        # added to the file is announced, one taken out is released.
+        blocks = config.node.blocks if config.node is not None else ()
+        for block in blocks:
+            route = local_route(Announcement(prefix=block))
+            wanted_routes[(route.family, route.key)] = route
+        notes.extend(self._reload_node(old, config))
         for family, key in list(self._routes):
             if (family, key) not in wanted_routes:
                 self._routes.pop((family, key))
@@ -516,6 +529,27 @@ class Speaker:
         summary = "reloaded " + config.source + (": " + "; ".join(notes) if notes else "")
         log.info("%s", summary)
         return summary
+
+    def _reload_node(self, old: Config, new: Config) -> list[str]:
+        """The kernel side of a reload: blackholes follow [node] blocks.  Returns notes."""
+        notes = []
+
+        def shape(config: Config) -> object:
+            node = config.node
+            return config.fib, node is not None and (node.encapsulation, node.interface)
+
+        if shape(old) != shape(new):
+            notes.append("restart needed for: [node] encapsulation/interface, [fib]")
+        if self.fib_sync is not None:
+            wanted = set(new.node.blocks) if new.node is not None else set()
+            held = set(self.fib_sync.blocks)
+            for block in sorted(held - wanted, key=_network_order):
+                self.fib_sync.release(block)
+                notes.append(f"block {block} released")
+            for block in sorted(wanted - held, key=_network_order):
+                self.fib_sync.add_block(block)
+                notes.append(f"block {block} added")
+        return notes
 
     def _links_changed(self) -> None:
         """A link or address of the node changed: re-plan the kernel routes (one run at a
