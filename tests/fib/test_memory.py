@@ -265,6 +265,40 @@ async def test_start_removes_duplicates_of_ours() -> None:
     assert fib.table[wanted.prefix] == [(12, wanted)]
 
 
+async def test_duplicates_go_before_the_wanted_route_in_a_scattered_batch() -> None:
+    """Enough prefixes for scatter() to reorder: each prefix's deletes still come before
+    its add (else the add meets a duplicate, EEXIST, or a delete takes the new route)."""
+    fib = MemoryFib()
+    wanted = [route(f"10.244.{i}.0/26") for i in range(200)]
+    for r in wanted:
+        fib.add_own(route(str(r.prefix), ETH0_B))
+        fib.add_own(route(str(r.prefix), TUNL0))
+    report = await fib.start(wanted)
+    assert (report.removed, report.added, report.failed) == (400, 200, 0)
+    assert fib.routes() == {r.prefix: r for r in wanted}
+    assert all(len(entries) == 1 for entries in fib.table.values())
+
+
+async def test_keep_stale_leaves_our_old_routes_until_a_resync() -> None:
+    """A node back from a restart: its routes of the last run keep forwarding until the
+    RIB has them again (then nothing is rewritten) or a resync says they are gone."""
+    fib = MemoryFib()
+    relearned, gone = route("10.244.30.0/26"), route("10.244.31.0/26")
+    block = blackhole("10.244.58.192/26")
+    for r in (relearned, gone):
+        fib.add_own(r)
+    report = await fib.start([block], keep_stale=True)
+    assert (report.kept, report.removed, report.added, report.stale) == (0, 0, 1, 2)
+    assert fib.routes() == {r.prefix: r for r in (relearned, gone, block)}
+    writes = fib.writes
+    fib.set(relearned)  # a peer sent it again: equal to what is installed, no write
+    await fib.flush()
+    assert fib.writes == writes
+    report = await fib.resync([block, relearned])
+    assert (report.kept, report.removed, report.stale) == (2, 1, 0)
+    assert fib.routes() == {r.prefix: r for r in (relearned, block)}
+
+
 async def test_start_twice_is_an_error() -> None:
     fib = MemoryFib()
     await fib.start([])

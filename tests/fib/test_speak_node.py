@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 
-from pybgp.lab.netns import Lab, Namespace, cleanup_stale, have_root, missing_tools, wait_until
+from pybgp.lab.netns import (
+    Lab,
+    Namespace,
+    Process,
+    cleanup_stale,
+    have_root,
+    missing_tools,
+    wait_until,
+)
 
 pytestmark = pytest.mark.skipif(
     not have_root() or bool(missing_tools("ip")),
@@ -120,6 +128,60 @@ def test_a_restarting_node_keeps_its_routes_in_its_peers_kernel(
     wait_until(lambda: learned().get("gateway") == NODE_2, timeout=30, what="the route")
     node_2.stop()  # SIGTERM: a Cease, not a restart
     wait_until(lambda: not learned(), timeout=10, what="the route removed")
+
+
+def test_a_node_restarting_keeps_forwarding_in_both_kernels(
+    lab: tuple[Lab, Namespace, Namespace, Path],
+) -> None:
+    """RFC 4724 from both ends, as the kernels see it: node 2 dies (SIGKILL) and comes
+    back.  Its own kernel keeps node 1's block while it restarts (routes of the last run
+    stay until node 1 has re-sent its table), and node 1 keeps node 2's block because
+    node 2's OPEN sets the F bit.  `ip monitor route` in both namespaces sees no route
+    of either block deleted."""
+    the_lab, one, two, tmp = lab
+    argv: dict[str, list[str]] = {}
+    for ns, me, peer, block in ((one, NODE_1, NODE_2, BLOCK_1), (two, NODE_2, NODE_1, BLOCK_2)):
+        conf = tmp / f"{ns.role}.toml"
+        conf.write_text(node_toml(me, peer, block, tmp / f"{ns.role}.sock"))
+        argv[ns.role] = [sys.executable, "-m", "pybgp.cli", "speak", "-c", str(conf)]
+    the_lab.spawn(one, argv["n1"], name="pybgp-n1")
+    node_2 = the_lab.spawn(two, argv["n2"], name="pybgp-n2")
+
+    def routes(ns: Namespace) -> dict[str, dict[str, Any]]:
+        return {r["dst"]: r for r in bird_routes(ns)}
+
+    def converged() -> bool:
+        return (
+            routes(one).get(BLOCK_2, {}).get("gateway") == NODE_2
+            and routes(two).get(BLOCK_1, {}).get("gateway") == NODE_1
+        )
+
+    wait_until(converged, timeout=30, what="each node to have the other's block")
+    monitors = []
+    for ns in (one, two):
+        monitor = the_lab.spawn(ns, ["stdbuf", "-oL", "ip", "monitor", "route"], f"mon-{ns.role}")
+
+        # A marker route proves the monitor listens (and writes) before node 2 dies.
+        def marked(ns: Namespace = ns, monitor: Process = monitor) -> bool:
+            ns.run("ip", "route", "add", "198.18.0.200/32", "dev", "eth0")
+            ns.run("ip", "route", "del", "198.18.0.200/32", "dev", "eth0")
+            return "198.18.0.200" in monitor.log_text()
+
+        wait_until(marked, 10, what="ip monitor to listen", interval=0.1)
+        monitors.append(monitor)
+    node_2.stop(sig=signal.SIGKILL)
+    node_2 = the_lab.spawn(two, argv["n2"], name="pybgp-n2-again")
+    wait_until(
+        lambda: "graceful restart: every peer sent End-of-RIB" in node_2.log_text(),
+        timeout=30,
+        what="node 2 back, with node 1's table again",
+    )
+    assert "routes of the last run stay in the kernel" in node_2.log_text()
+    assert converged()
+    for monitor in monitors:
+        monitor.stop()
+        deleted = [line for line in monitor.log_text().splitlines() if line.startswith("Deleted")]
+        assert not [line for line in deleted if BLOCK_1 in line or BLOCK_2 in line], deleted
 
 
 def tunl0(ns: Namespace) -> None:

@@ -15,6 +15,7 @@ from pybgp.fib.base import KernelRoute, NextHop
 from pybgp.fib.memory import MemoryFib
 from pybgp.runtime.control import ControlError
 from pybgp.runtime.speaker import Speaker
+from pybgp.wire.capabilities import GracefulRestart
 from tests.runtime.helpers import config, control, make_node, peer_toml, wait_for, wait_rib_in
 
 A, B = "127.0.0.61", "127.0.0.62"
@@ -114,6 +115,45 @@ async def test_reload_follows_the_blocks_in_the_file(sockdir: Path) -> None:
         await wait_for(lambda: BLOCK_A not in fib_a.installed(), what="blackhole gone")
         summary = node_a.reload(file_a([block_c], "ipip"))
         assert "restart needed for: [node] encapsulation/interface" in summary
+    finally:
+        await node_b.close()
+        await node_a.close()
+
+
+async def test_a_restarted_node_keeps_forwarding_until_its_peers_resent(sockdir: Path) -> None:
+    """Routes of the last run (persist, or a crash) stay in the kernel while the node
+    comes back, and its OPEN says so (RFC 4724 3: R bit, F bit); once the peer has sent
+    End-of-RIB, what it sent again stays untouched and the rest goes."""
+    a, b = make_node(sockdir, A, 64512, "198.18.0.61"), make_node(sockdir, B, 64512, "198.18.0.62")
+    fib_a = MemoryFib()
+    via_b = (NextHop(ipaddress.ip_address(B_UNDERLAY), "eth0"),)
+    gone = ipaddress.ip_network("10.244.99.0/26")  # a node that left while we were down
+    fib_a.add_own(KernelRoute(BLOCK_B, via_b))
+    fib_a.add_own(KernelRoute(gone, (NextHop(ipaddress.ip_address("198.18.0.99"), "eth0"),)))
+    cfg_a = config(
+        a.speaker(),
+        node_config(BLOCK_A, "none"),
+        peer_toml(b.address, b.asn, port=b.port, local_address=a.address),
+    )
+    cfg_b = config(
+        b.speaker([f'{{ prefix = "{BLOCK_B}", next-hop = "{B_UNDERLAY}" }}']),
+        peer_toml(a.address, a.asn, port=a.port, local_address=b.address),
+    )
+    node_a = Speaker(cfg_a, fib=fib_a, node_addresses=[ipaddress.ip_interface(A_UNDERLAY)])
+    node_b = Speaker(cfg_b)
+    await node_a.start()
+    try:
+        assert node_a.fib_sync is not None and node_a.fib_sync.stale == 2
+        assert {BLOCK_A, BLOCK_B, gone} == set(fib_a.routes())
+        assert fib_a.writes == 1  # the blackhole of our block, nothing removed
+        await node_b.start()
+        await wait_for(lambda: gone not in fib_a.routes(), what="the stale route removed")
+        assert fib_a.routes()[BLOCK_B] == KernelRoute(BLOCK_B, via_b)
+        assert fib_a.writes == 2  # the removal; BLOCK_B came again equal: not rewritten
+        their_view = node_b.peers[ipaddress.ip_address(A)].session.negotiated
+        assert their_view is not None
+        assert their_view.graceful_restart == GracefulRestart(0x8, 120, ((1, 1, 0x80),))
+        assert not node_a.peers[ipaddress.ip_address(B)].config.restarting  # over
     finally:
         await node_b.close()
         await node_a.close()

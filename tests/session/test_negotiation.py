@@ -360,6 +360,17 @@ def test_graceful_restart_is_recorded() -> None:
     assert negotiated.graceful_restart == theirs
     ours = list(negotiated.local_open.capability(GracefulRestart))
     assert [c.restart_time for c in ours] == [90]  # type: ignore[attr-defined]
+    assert ours == [GracefulRestart(0, 90, ((1, 1, 0),))]  # not restarting: R and F clear
+
+
+def test_coming_back_with_forwarding_state_sets_the_r_and_f_bits() -> None:
+    """RFC 4724 3: after our own restart with the kernel routes kept, the R bit, and the
+    F bit for every family (peers keep our stale routes until our End-of-RIB)."""
+    config = {"graceful_restart_time": 90, "restarting": True, "forwarding_preserved": True}
+    negotiated = agreed(config, peer_open(capabilities=[Multiprotocol(*IPV4_UNICAST)]))
+    ours = list(negotiated.local_open.capability(GracefulRestart))
+    assert ours == [GracefulRestart(0x8, 90, ((1, 1, 0x80),))]
+    assert GracefulRestart.decode(ours[0].encode_value()) == ours[0]
 
 
 def test_our_open_says_what_we_configured() -> None:

@@ -171,6 +171,9 @@ class ReconcileReport:
     added: int = 0
     foreign: int = 0  # routes of other protocols in the table, seen and left alone
     failed: int = 0
+    # Our routes not wanted now but left in place (``keep_stale``): a restarting node's
+    # forwarding state, removed by a later reconcile unless the RIB wants them again.
+    stale: int = 0
 
 
 class Fib(ABC):
@@ -196,13 +199,24 @@ class Fib(ABC):
     settings: FibSettings
 
     @abstractmethod
-    async def start(self, wanted: Iterable[KernelRoute]) -> ReconcileReport:
+    async def start(
+        self, wanted: Iterable[KernelRoute], keep_stale: bool = False
+    ) -> ReconcileReport:
         """Reconcile the table with ``wanted``: keep our routes equal to a wanted one,
-        remove our stale ones, add the missing ones; never touch other protocols' routes."""
+        remove our stale ones, add the missing ones; never touch other protocols' routes.
+
+        ``keep_stale``: leave our routes that are not wanted in place (and believe them
+        installed) instead of removing them.  A node coming back from a restart keeps
+        forwarding with them until its peers have sent their tables again (RFC 4724
+        4.1's idea, applied to the kernel); a later ``resync`` removes what is left.
+        """
 
     @abstractmethod
-    async def resync(self, wanted: Iterable[KernelRoute]) -> ReconcileReport:
-        """As ``start``, again: the kernel may have dropped routes (a device went)."""
+    async def resync(
+        self, wanted: Iterable[KernelRoute], keep_stale: bool = False
+    ) -> ReconcileReport:
+        """As ``start``, again: the kernel may have dropped routes (a device went), or a
+        restart's stale routes are to go now."""
 
     @abstractmethod
     def set(self, route: KernelRoute) -> None:

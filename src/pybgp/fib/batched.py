@@ -193,22 +193,27 @@ class BatchedFib(Fib):
             self._lock = asyncio.Lock()
         return self._lock
 
-    async def start(self, wanted: Iterable[KernelRoute]) -> ReconcileReport:
+    async def start(
+        self, wanted: Iterable[KernelRoute], keep_stale: bool = False
+    ) -> ReconcileReport:
         """Read the table, then one batch: replace or delete what is stale, add what is
         missing.  Changes queued before ``start`` are written right after it."""
         if self._started:
             raise RuntimeError("Fib.start() called twice")
-        return await self._reconcile(wanted)
+        return await self._reconcile(wanted, keep_stale)
 
-    async def resync(self, wanted: Iterable[KernelRoute]) -> ReconcileReport:
+    async def resync(
+        self, wanted: Iterable[KernelRoute], keep_stale: bool = False
+    ) -> ReconcileReport:
         """Reconcile again with what the kernel holds now: after a device went away and
-        came back (the kernel drops the routes on it without telling the owner), or an
-        address changed.  What we believed installed is read afresh."""
+        came back (the kernel drops the routes on it without telling the owner), an
+        address changed, or a restart's stale routes are to go.  What we believed
+        installed is read afresh."""
         if not self._started:
             raise RuntimeError("Fib.resync() before start()")
-        return await self._reconcile(wanted)
+        return await self._reconcile(wanted, keep_stale)
 
-    async def _reconcile(self, wanted: Iterable[KernelRoute]) -> ReconcileReport:
+    async def _reconcile(self, wanted: Iterable[KernelRoute], keep_stale: bool) -> ReconcileReport:
         async with self._get_lock():
             self._installed.clear()
             state = await self._read()
@@ -217,7 +222,8 @@ class BatchedFib(Fib):
             own: defaultdict[FibKey, list[Hops | None]] = defaultdict(list)
             for key, found_hops in state.own:
                 own[key].append(found_hops)
-            ops: list[Op] = []
+            deletes: list[Op] = []
+            ops: list[Op] = []  # adds and replaces
             for key, found in own.items():
                 hops = want.get(key)
                 if hops is not None and len(found) == 1:
@@ -227,10 +233,17 @@ class BatchedFib(Fib):
                         report.kept += 1
                     else:  # one differing route of ours: replace it atomically
                         ops.append(Op(key, hops, replace=True))
+                elif keep_stale and hops is None and len(found) == 1 and found[0] is not None:
+                    self._installed[key] = found[0]  # forwarding on; the RIB decides later
+                    report.stale += 1
                 else:  # not wanted, or several of ours (other metrics): delete each
-                    ops.extend(Op(key, None) for _ in found)
+                    deletes.extend(Op(key, None) for _ in found)
             ops.extend(Op(key, hops) for key, hops in want.items())
-            for done, refused in await self._write_pipelined(_chunks(scatter(ops))):
+            # Deletes first, then the rest: scattering reorders a batch, and the add of
+            # a prefix must come after the deletes of its duplicates.
+            written = await self._write_pipelined(_chunks(scatter(deletes)))
+            written += await self._write_pipelined(_chunks(scatter(ops)))
+            for done, refused in written:
                 for i, op in enumerate(done):
                     if i in refused:
                         report.failed += op.hops is not None
@@ -241,7 +254,8 @@ class BatchedFib(Fib):
                         report.removed += op.replace
             self._started = True
         log.info(
-            "fib: table %d proto %d: kept %d, removed %d, added %d, refused %d, foreign %d",
+            "fib: table %d proto %d: kept %d, removed %d, added %d, refused %d, foreign %d,"
+            " stale kept %d",
             self.settings.table,
             self.settings.protocol,
             report.kept,
@@ -249,6 +263,7 @@ class BatchedFib(Fib):
             report.added,
             report.failed,
             report.foreign,
+            report.stale,
         )
         if self._pending:
             await self.flush()

@@ -334,10 +334,12 @@ class NetlinkFib(BatchedFib):
         # One worker thread: writes reach the socket one at a time and in order.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fib-netlink")
 
-    async def start(self, wanted: Iterable[KernelRoute]) -> ReconcileReport:
+    async def start(
+        self, wanted: Iterable[KernelRoute], keep_stale: bool = False
+    ) -> ReconcileReport:
         """Open the socket (in ``netns``), reconcile, start the retry timer."""
         self._sock = await self._in_worker(RtnlSocket, self.netns)
-        report = await super().start(wanted)
+        report = await super().start(wanted, keep_stale)
         if self.retry_interval > 0:
             self._retry_task = asyncio.create_task(self._retry_loop(), name="fib-retry")
         return report

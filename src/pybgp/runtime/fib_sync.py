@@ -86,6 +86,7 @@ class FibSync:
         # usable); valid for one NodeView.
         self._plans: dict[tuple[Family, tuple[bytes | None, ...]], Hops | None] = {}
         self._dirty: dict[Family, dict[bytes, None]] = {}
+        self.stale = 0  # routes of a previous run kept in the kernel until settle()
         self._task: asyncio.Task[None] | None = None
         self.unreachable: dict[Address, str] = {}  # next hop -> why the kernel cannot use it
         # peer address -> the explanation, for `pybgp status` INFO of the peer whose
@@ -115,7 +116,7 @@ class FibSync:
         self.unreachable.clear()
         self.unreachable_from.clear()
         self._plans.clear()
-        report = await self.fib.resync(self._wanted())
+        report = await self.fib.resync(self._wanted(), keep_stale=self.stale > 0)
         log.info(
             "links or addresses changed: kernel routes %d kept, %d removed, %d added",
             report.kept,
@@ -123,17 +124,34 @@ class FibSync:
             report.added,
         )
 
-    async def start(self) -> None:
-        """Reconcile the kernel with what the RIB holds now, then follow it."""
-        report = await self.fib.start(self._wanted())
+    async def start(self, keep_stale: bool = False) -> None:
+        """Reconcile the kernel with what the RIB holds now, then follow it.
+
+        `keep_stale`: our routes of a previous run stay until `settle()` (a restart,
+        see `restart.OwnRestart`); `self.stale` says how many there were.
+        """
+        report = await self.fib.start(self._wanted(), keep_stale)
+        self.stale = report.stale
         log.info(
-            "kernel routes: %d kept, %d stale removed, %d added, %d of other protocols left alone",
+            "kernel routes: %d kept, %d stale removed, %d added, %d of other protocols left"
+            " alone, %d of the last run kept until the peers have re-sent theirs",
             report.kept,
             report.removed,
             report.added,
             report.foreign,
+            report.stale,
         )
         self.rib.listeners.append(self)
+
+    async def settle(self) -> int:
+        """The restart is over: our routes of the last run that no peer sent again go.
+        Returns how many were removed."""
+        if not self.stale:
+            return 0
+        self.stale = 0
+        report = await self.fib.resync(self._wanted())
+        log.info("graceful restart done: %d stale kernel routes removed", report.removed)
+        return report.removed
 
     async def idle(self) -> None:
         """Wait until every change made so far is written (or refused, see Fib.failed)."""

@@ -17,7 +17,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..config import PeerConfig
@@ -140,6 +140,14 @@ class PeerDriver:
     @property
     def session(self) -> Session:
         return self.primary.session
+
+    def set_restarting(self, restarting: bool) -> None:
+        """Our own restart (`restart.OwnRestart`): the R bit, and the F bit of every
+        family, in the OPENs sent from now on (RFC 4724 3), or neither."""
+        self.config = replace(self.config, restarting=restarting, forwarding_preserved=restarting)
+        for link in (self.primary, self.secondary):
+            if link is not None:
+                link.session.config = self.config  # the next OPEN is built from it
 
     def _new_link(self) -> Link:
         link = Link(Session(self.config, damper=self.damper), self.loop, self._on_event)
@@ -289,7 +297,7 @@ class PeerDriver:
                 self.outbound.refresh(self, event.family, negotiated.enhanced_route_refresh)
         elif isinstance(event, SessionDown):
             self._session_down(link, event)
-        watched = isinstance(event, (SessionEstablished, SessionDown))
+        watched = isinstance(event, (SessionEstablished, SessionDown, EndOfRib))
         if watched and self.on_state is not None and link is self.primary:
             self.on_state(self, event)
 

@@ -29,7 +29,7 @@ from ..rib.decision import Options
 from ..rib.originate import local_path
 from ..rib.policy import ACCEPT_ALL, Chain, compile_chain
 from ..rib.rib import Rib
-from ..session import Event, SessionDown
+from ..session import Event, SessionDown, SessionEstablished
 from ..wire.constants import IPV4_UNICAST, IPV6_UNICAST, Family
 from ..wire.nlri import network_key, prefix_str
 from ..wire.render import attributes_to_dict
@@ -39,6 +39,7 @@ from .control import ControlServer
 from .fib_sync import FibSync
 from .outbound import Outbound
 from .peer import FAMILY_NAMES, PeerDriver
+from .restart import OwnRestart
 from .rib_view import loc_rib_entries
 
 log = logging.getLogger("pybgp.speaker")
@@ -142,6 +143,8 @@ class Speaker:
                 local_route(Announcement(prefix=block)) for block in config.node.blocks
             )
         self._stopped = asyncio.Event()
+        self._own_restart: OwnRestart | None = None  # while coming back from a restart
+        self._settling: asyncio.Task[int] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
     async def __aenter__(self) -> Speaker:
@@ -167,7 +170,18 @@ class Speaker:
                 node.encapsulation, node.interface, self._node_addresses
             )
             self.fib_sync = FibSync(self.rib, self._fib, view, self._loop, node.blocks)
-            await self.fib_sync.start()
+            restart_time = self.speaker.graceful_restart_time
+            await self.fib_sync.start(keep_stale=restart_time > 0 and bool(self.config.peers))
+            if self.fib_sync.stale:
+                log.info(
+                    "graceful restart: %d routes of the last run stay in the kernel until"
+                    " every peer has sent End-of-RIB (at most %d s)",
+                    self.fib_sync.stale,
+                    restart_time,
+                )
+                self._own_restart = OwnRestart(
+                    self._loop, restart_time, lambda: list(self.peers.values()), self._restarted
+                )
             if self._link_monitor is not None:
                 self._monitor = self._link_monitor(self._links_changed)
                 self._monitor.start()
@@ -192,6 +206,8 @@ class Speaker:
 
     async def close(self, message: str = SHUTDOWN_MESSAGE) -> None:
         """Cease every session with an RFC 9003 message, then stop listening."""
+        if self._own_restart is not None:
+            self._own_restart.cancel()  # sessions going down now are not a convergence
         for task in self._accept_tasks:
             task.cancel()
         for sock in self._listeners:
@@ -206,8 +222,9 @@ class Speaker:
             driver.retire()
         if self._monitor is not None:
             self._monitor.close()
-        if self._relinking is not None:
-            await asyncio.gather(self._relinking, return_exceptions=True)
+        for task in (self._relinking, self._settling):
+            if task is not None:
+                await asyncio.gather(task, return_exceptions=True)
         if self.fib_sync is not None:
             await self.fib_sync.close()  # our routes go, unless [fib] persist = true
         if self._control is not None:
@@ -316,8 +333,17 @@ class Speaker:
             on_down=self._peer_down if dynamic else None,
             on_state=self._peer_state,
         )
+        if self._own_restart is not None and not self._own_restart.done:
+            driver.set_restarting(True)
         self.peers[peer.address] = driver
         return driver
+
+    def _restarted(self, reason: str) -> None:
+        """Our own restart is over (restart.OwnRestart): the kernel drops what no peer
+        sent again."""
+        log.info("graceful restart: %s", reason)
+        assert self._loop is not None and self.fib_sync is not None
+        self._settling = self._loop.create_task(self.fib_sync.settle())
 
     def _peer_down(self, driver: PeerDriver) -> None:
         """A dynamic neighbour that went down is forgotten, as BIRD and FRR do."""
@@ -440,7 +466,9 @@ class Speaker:
             self._state_watchers.remove(queue)
 
     def _peer_state(self, driver: PeerDriver, event: Event) -> None:
-        if not self._state_watchers:
+        if self._own_restart is not None:
+            self._own_restart.check()
+        if not self._state_watchers or not isinstance(event, SessionEstablished | SessionDown):
             return
         down = isinstance(event, SessionDown)
         change = PeerChange(

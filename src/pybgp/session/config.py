@@ -33,6 +33,10 @@ class SessionConfig:
     extended_next_hop: tuple[tuple[int, int, int], ...] = ()  # RFC 8950 entries to offer
     addpath: tuple[tuple[int, int, int], ...] = ()  # RFC 7911 (afi, safi, send/receive)
     graceful_restart_time: int | None = None  # RFC 4724: advertise with this restart time
+    # RFC 4724 3, while this speaker comes back from a restart: the Restart State (R) bit,
+    # and the Forwarding State (F) bit of every family (its routes stayed in the kernel).
+    restarting: bool = False
+    forwarding_preserved: bool = False
     role: int | None = None  # RFC 9234 role of this speaker on the session
     damp_peer_oscillations: bool = True  # RFC 4271 8.1.1 DampPeerOscillations
     idle_hold_time: float = 1.0  # first IdleHoldTime; doubles while the peer flaps

@@ -28,6 +28,9 @@ from ..wire.negotiation import context_for
 from ..wire.open import Open
 from .config import SessionConfig
 
+_R_BIT = 0x8  # RFC 4724 3: Restart State, in the capability's 4 flag bits
+_F_BIT = 0x80  # RFC 4724 3: Forwarding State, in a family's flags
+
 # RFC 9234 4.2: the allowed (local role, remote role) pairs.
 _ROLE_PAIRS = frozenset({(0, 3), (3, 0), (1, 2), (2, 1), (4, 4)})
 
@@ -46,11 +49,14 @@ def local_open(config: SessionConfig) -> Open:
     if config.addpath:
         caps.append(AddPath(config.addpath))
     if config.graceful_restart_time is not None:
-        # RFC 4724 3: our families, so that peers keep our routes while we restart; the
-        # F bit stays clear (we do not claim forwarding state kept across a restart, so
-        # a peer drops our stale routes as soon as we are back and re-sending).
-        families = tuple((afi, safi, 0) for afi, safi in config.families)
-        caps.append(GracefulRestart(0, config.graceful_restart_time, families))
+        # RFC 4724 3: our families, so that peers keep our routes while we restart.  The
+        # F bit only when our forwarding state (the kernel routes) survived the restart:
+        # otherwise a peer must drop our stale routes as soon as we are back (4.2).  The
+        # R bit while we are coming back: the peer need not wait for our End-of-RIB.
+        f_bit = _F_BIT if config.forwarding_preserved else 0
+        families = tuple((afi, safi, f_bit) for afi, safi in config.families)
+        flags = _R_BIT if config.restarting else 0
+        caps.append(GracefulRestart(flags, config.graceful_restart_time, families))
     if config.role is not None:
         caps.append(Role(config.role))
     return Open.for_speaker(config.local_asn, config.hold_time, config.router_id, caps)
