@@ -130,10 +130,12 @@ def test_a_restarting_node_keeps_its_routes_in_its_peers_kernel(
     wait_until(lambda: not learned(), timeout=10, what="the route removed")
 
 
+@pytest.mark.parametrize("how", ["sigkill", "pybgp stop --graceful"])
 def test_a_node_restarting_keeps_forwarding_in_both_kernels(
-    lab: tuple[Lab, Namespace, Namespace, Path],
+    lab: tuple[Lab, Namespace, Namespace, Path], how: str
 ) -> None:
-    """RFC 4724 from both ends, as the kernels see it: node 2 dies (SIGKILL) and comes
+    """RFC 4724 from both ends, as the kernels see it: node 2 dies (SIGKILL), or stops
+    for a restart (`pybgp stop --graceful`: no NOTIFICATION, routes kept), and comes
     back.  Its own kernel keeps node 1's block while it restarts (routes of the last run
     stay until node 1 has re-sent its table), and node 1 keeps node 2's block because
     node 2's OPEN sets the F bit.  `ip monitor route` in both namespaces sees no route
@@ -169,7 +171,14 @@ def test_a_node_restarting_keeps_forwarding_in_both_kernels(
 
         wait_until(marked, 10, what="ip monitor to listen", interval=0.1)
         monitors.append(monitor)
-    node_2.stop(sig=signal.SIGKILL)
+    if how == "sigkill":
+        node_2.stop(sig=signal.SIGKILL)
+    else:
+        cli = [sys.executable, "-m", "pybgp.cli", "stop", "--graceful", "-c", str(tmp / "n2.toml")]
+        assert "stopping for a restart" in two.run(*cli).stdout
+        wait_until(lambda: not node_2.alive(), timeout=10, what="node 2 to exit")
+        assert node_2.stop() == 0
+        assert routes(two).get(BLOCK_1, {}).get("gateway") == NODE_1  # left for the next run
     node_2 = the_lab.spawn(two, argv["n2"], name="pybgp-n2-again")
     wait_until(
         lambda: "graceful restart: every peer sent End-of-RIB" in node_2.log_text(),

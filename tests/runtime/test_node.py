@@ -159,6 +159,24 @@ async def test_a_restarted_node_keeps_forwarding_until_its_peers_resent(sockdir:
         await node_a.close()
 
 
+async def test_stop_commands(sockdir: Path) -> None:
+    """`pybgp stop` asks the daemon to stop; `--graceful` is refused when peers would not
+    keep our routes anyway (graceful-restart-time = 0)."""
+    a = make_node(sockdir, A, 64512, "198.18.0.61")
+    no_restart = a.speaker().replace("[speaker]", "[speaker]\ngraceful-restart-time = 0")
+    node_a = Speaker(config(no_restart))
+    await node_a.start()
+    try:
+        with pytest.raises(ControlError, match="graceful-restart-time is 0"):
+            await control(a.control_socket, "stop", graceful=True)
+        assert not node_a.stop_requested.is_set()
+        answer = await control(a.control_socket, "stop", graceful=False)
+        assert answer == "stopping: every session gets a Cease"
+        assert node_a.stop_requested.is_set() and not node_a.stop_graceful
+    finally:
+        await node_a.close()
+
+
 async def test_status_explains_a_next_hop_the_kernel_cannot_use(sockdir: Path) -> None:
     """BGP mode, the other node on another subnet: say so (seed 5.3), don't fail silently."""
     a, b = make_node(sockdir, A, 64512, "198.18.0.61"), make_node(sockdir, B, 64512, "198.18.0.62")

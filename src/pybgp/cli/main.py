@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import bench, block, decode, peer, reload, routes, speak, status
+from . import bench, block, decode, peer, reload, routes, speak, status, stop
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     routes.add_parser(commands)
     reload.add_parser(commands)
     block.add_parser(commands)
+    stop.add_parser(commands)
     return parser
 
 

@@ -74,9 +74,18 @@ async def serve(speaker: Speaker) -> None:
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, speaker.reload_logged)
     await speaker.start()
-    await stop.wait()
-    logging.getLogger("pybgp").info("stopping: closing every session")
-    await speaker.close(SHUTDOWN_MESSAGE)
+    signalled = asyncio.ensure_future(stop.wait())
+    requested = asyncio.ensure_future(speaker.stop_requested.wait())  # `pybgp stop`
+    await asyncio.wait((signalled, requested), return_when=asyncio.FIRST_COMPLETED)
+    for waiter in (signalled, requested):
+        waiter.cancel()
+    graceful = speaker.stop_graceful and not stop.is_set()
+    log = logging.getLogger("pybgp")
+    if graceful:
+        log.info("stopping for a restart: connections close without NOTIFICATION, routes stay")
+    else:
+        log.info("stopping: closing every session")
+    await speaker.close(SHUTDOWN_MESSAGE, graceful=graceful)
 
 
 def build_speaker(config: Config, reflector: bool) -> Speaker:

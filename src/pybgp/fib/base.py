@@ -250,5 +250,6 @@ class Fib(ABC):
         """Prefixes whose last change the kernel refused -> the reason (read-only view)."""
 
     @abstractmethod
-    async def close(self) -> None:
-        """Stop; remove all our routes unless ``settings.persist``, then leave them."""
+    async def close(self, keep: bool = False) -> None:
+        """Stop; remove all our routes unless ``settings.persist`` or ``keep`` (a
+        graceful restart: the next run takes them over), then leave them."""

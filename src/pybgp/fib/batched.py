@@ -379,7 +379,7 @@ class BatchedFib(Fib):
                 more,
             )
 
-    async def close(self) -> None:
+    async def close(self, keep: bool = False) -> None:
         """Remove our routes (``persist=False``) or write what is queued and leave them."""
         if self._closed:
             return
@@ -387,7 +387,7 @@ class BatchedFib(Fib):
         if not self._started:
             return
         async with self._get_lock():
-            if self.settings.persist:
+            if self.settings.persist or keep:
                 await self._flush_locked()
                 return
             self._pending = {}

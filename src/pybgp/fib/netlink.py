@@ -344,14 +344,14 @@ class NetlinkFib(BatchedFib):
             self._retry_task = asyncio.create_task(self._retry_loop(), name="fib-retry")
         return report
 
-    async def close(self) -> None:
+    async def close(self, keep: bool = False) -> None:
         if self._retry_task is not None:
             self._retry_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retry_task
             self._retry_task = None
         try:
-            await super().close()
+            await super().close(keep)
         finally:
             if self._sock is not None:
                 self._sock.close()

@@ -158,12 +158,13 @@ class FibSync:
         while self._task is not None and not self._task.done():
             await self._task
 
-    async def close(self) -> None:
+    async def close(self, keep: bool = False) -> None:
+        """Stop following the RIB; the kernel routes go unless [fib] persist or `keep`."""
         if self in self.rib.listeners:
             self.rib.listeners.remove(self)
         if self._task is not None:
             await self._task
-        await self.fib.close()
+        await self.fib.close(keep)
 
     def release(self, block: Network) -> bool:
         """A block with no pods left: its blackhole goes (and a route another node

@@ -144,6 +144,9 @@ class Speaker:
             )
         self._stopped = asyncio.Event()
         self._own_restart: OwnRestart | None = None  # while coming back from a restart
+        # `pybgp stop` (control socket): what the daemon serving us waits for besides signals.
+        self.stop_requested = asyncio.Event()
+        self.stop_graceful = False
         self._settling: asyncio.Task[int] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -204,8 +207,14 @@ class Speaker:
             len(self._routes),
         )
 
-    async def close(self, message: str = SHUTDOWN_MESSAGE) -> None:
-        """Cease every session with an RFC 9003 message, then stop listening."""
+    async def close(self, message: str = SHUTDOWN_MESSAGE, graceful: bool = False) -> None:
+        """Cease every session with an RFC 9003 message, then stop listening.
+
+        `graceful`: a restart is coming (RFC 4724 4.2, BIRD's `graceful restart`):
+        the connections close without a NOTIFICATION, so that peers keep our routes as
+        stale for our restart time, and the kernel routes stay for the next run (which
+        keeps them until its peers have re-sent theirs, see `restart.OwnRestart`).
+        """
         if self._own_restart is not None:
             self._own_restart.cancel()  # sessions going down now are not a convergence
         for task in self._accept_tasks:
@@ -214,25 +223,47 @@ class Speaker:
             sock.close()
         self._listeners.clear()
         drivers = list(self.peers.values())
-        for driver in drivers:
-            driver.stop(message)
-        # The Cease NOTIFICATIONs leave before the loop stops (a second at most).
-        await asyncio.gather(*(driver.wait_closed(CLOSE_TIMEOUT) for driver in drivers))
+        if not graceful:
+            for driver in drivers:
+                driver.stop(message)
+            # The Cease NOTIFICATIONs leave before the loop stops (a second at most).
+            await asyncio.gather(*(driver.wait_closed(CLOSE_TIMEOUT) for driver in drivers))
         for driver in list(self.peers.values()):
-            driver.retire()
+            driver.retire()  # gracefully: TCP closes after what is queued, no NOTIFICATION
         if self._monitor is not None:
             self._monitor.close()
         for task in (self._relinking, self._settling):
             if task is not None:
                 await asyncio.gather(task, return_exceptions=True)
         if self.fib_sync is not None:
-            await self.fib_sync.close()  # our routes go, unless [fib] persist = true
+            # Our routes go, unless [fib] persist = true or a restart is coming.
+            await self.fib_sync.close(keep=graceful)
         if self._control is not None:
             await self._control.close()
         self._stopped.set()
 
     async def wait_closed(self) -> None:
         await self._stopped.wait()
+
+    def request_stop(self, graceful: bool = False) -> None:
+        """Ask the daemon serving this speaker (`pybgp speak`) to stop; see `close`."""
+        self.stop_graceful = graceful
+        self.stop_requested.set()
+
+    def _stop_command(self, args: dict[str, Any]) -> str:
+        graceful = bool(args.get("graceful"))
+        if graceful and not self.speaker.graceful_restart_time:
+            raise ValueError(
+                "graceful-restart-time is 0: peers would drop our routes at once;"
+                " stop without --graceful, or set a restart time"
+            )
+        self.request_stop(graceful)
+        if graceful:
+            return (
+                "stopping for a restart: sessions close without a NOTIFICATION (peers keep"
+                f" our routes up to {self.speaker.graceful_restart_time} s), kernel routes stay"
+            )
+        return "stopping: every session gets a Cease"
 
     # --- listening ---------------------------------------------------------------------------
     def _md5_keys(self, version: int) -> list[tuple[Any, str]]:
@@ -640,6 +671,7 @@ class Speaker:
             ),
             "reload": self._reload_command,
             "block-release": self._block_release,
+            "stop": self._stop_command,
             "peer-disable": self._peer_disable,
             "peer-enable": self._peer_enable,
             "peer-reset": self._peer_reset,
