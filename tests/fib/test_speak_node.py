@@ -70,6 +70,18 @@ def lab() -> Iterator[tuple[Lab, Namespace, Namespace, Path]]:
         yield lab, one, two, Path(tmp)
 
 
+def start_both(lab: tuple[Lab, Namespace, Namespace, Path]) -> tuple[dict[str, list[str]], Process]:
+    """`pybgp speak` on both nodes; each node's command line by role, and node 2's process."""
+    the_lab, one, two, tmp = lab
+    argv: dict[str, list[str]] = {}
+    for ns, me, peer, block in ((one, NODE_1, NODE_2, BLOCK_1), (two, NODE_2, NODE_1, BLOCK_2)):
+        conf = tmp / f"{ns.role}.toml"
+        conf.write_text(node_toml(me, peer, block, tmp / f"{ns.role}.sock"))
+        argv[ns.role] = [sys.executable, "-m", "pybgp.cli", "speak", "-c", str(conf)]
+    the_lab.spawn(one, argv["n1"], name="pybgp-n1")
+    return argv, the_lab.spawn(two, argv["n2"], name="pybgp-n2")
+
+
 def test_a_node_programs_the_kernel_and_cleans_up(
     lab: tuple[Lab, Namespace, Namespace, Path],
 ) -> None:
@@ -101,13 +113,7 @@ def test_a_restarting_node_keeps_its_routes_in_its_peers_kernel(
     and node 1 keeps forwarding to its block; when node 2 stops cleanly (Cease), node 1
     removes the route at once."""
     the_lab, one, two, tmp = lab
-    argv: dict[str, list[str]] = {}
-    for ns, me, peer, block in ((one, NODE_1, NODE_2, BLOCK_1), (two, NODE_2, NODE_1, BLOCK_2)):
-        conf = tmp / f"{ns.role}.toml"
-        conf.write_text(node_toml(me, peer, block, tmp / f"{ns.role}.sock"))
-        argv[ns.role] = [sys.executable, "-m", "pybgp.cli", "speak", "-c", str(conf)]
-    the_lab.spawn(one, argv["n1"], name="pybgp-n1")
-    node_2 = the_lab.spawn(two, argv["n2"], name="pybgp-n2")
+    argv, node_2 = start_both(lab)
 
     def learned() -> dict[str, Any]:
         return {r["dst"]: r for r in bird_routes(one)}.get(BLOCK_2, {})
@@ -141,13 +147,7 @@ def test_a_node_restarting_keeps_forwarding_in_both_kernels(
     node 2's OPEN sets the F bit.  `ip monitor route` in both namespaces sees no route
     of either block deleted."""
     the_lab, one, two, tmp = lab
-    argv: dict[str, list[str]] = {}
-    for ns, me, peer, block in ((one, NODE_1, NODE_2, BLOCK_1), (two, NODE_2, NODE_1, BLOCK_2)):
-        conf = tmp / f"{ns.role}.toml"
-        conf.write_text(node_toml(me, peer, block, tmp / f"{ns.role}.sock"))
-        argv[ns.role] = [sys.executable, "-m", "pybgp.cli", "speak", "-c", str(conf)]
-    the_lab.spawn(one, argv["n1"], name="pybgp-n1")
-    node_2 = the_lab.spawn(two, argv["n2"], name="pybgp-n2")
+    argv, node_2 = start_both(lab)
 
     def routes(ns: Namespace) -> dict[str, dict[str, Any]]:
         return {r["dst"]: r for r in bird_routes(ns)}

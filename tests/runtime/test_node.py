@@ -16,7 +16,15 @@ from pybgp.fib.memory import MemoryFib
 from pybgp.runtime.control import ControlError
 from pybgp.runtime.speaker import Speaker
 from pybgp.wire.capabilities import GracefulRestart
-from tests.runtime.helpers import config, control, make_node, peer_toml, wait_for, wait_rib_in
+from tests.runtime.helpers import (
+    Node,
+    config,
+    control,
+    make_node,
+    peer_toml,
+    wait_for,
+    wait_rib_in,
+)
 
 A, B = "127.0.0.61", "127.0.0.62"
 BLOCK_A = ipaddress.ip_network("10.244.58.192/26")
@@ -29,6 +37,21 @@ def node_config(
 ) -> str:
     listed = ", ".join(f'"{block}"' for block in (blocks if isinstance(blocks, list) else [blocks]))
     return f'[node]\nblocks = [{listed}]\nencapsulation = "{encapsulation}"\ninterface = "eth0"\n'
+
+
+def bgp_mode_pair(a: Node, b: Node, b_next_hop: str) -> tuple[Config, Config]:
+    """A: a node in BGP mode with BLOCK_A; B: a speaker announcing BLOCK_B via
+    `b_next_hop`; peered with each other."""
+    cfg_a = config(
+        a.speaker(),
+        node_config(BLOCK_A, "none"),
+        peer_toml(b.address, b.asn, port=b.port, local_address=a.address),
+    )
+    cfg_b = config(
+        b.speaker([f'{{ prefix = "{BLOCK_B}", next-hop = "{b_next_hop}" }}']),
+        peer_toml(a.address, a.asn, port=a.port, local_address=b.address),
+    )
+    return cfg_a, cfg_b
 
 
 async def test_a_node_installs_what_it_learns_and_blackholes_its_blocks(
@@ -130,15 +153,7 @@ async def test_a_restarted_node_keeps_forwarding_until_its_peers_resent(sockdir:
     gone = ipaddress.ip_network("10.244.99.0/26")  # a node that left while we were down
     fib_a.add_own(KernelRoute(BLOCK_B, via_b))
     fib_a.add_own(KernelRoute(gone, (NextHop(ipaddress.ip_address("198.18.0.99"), "eth0"),)))
-    cfg_a = config(
-        a.speaker(),
-        node_config(BLOCK_A, "none"),
-        peer_toml(b.address, b.asn, port=b.port, local_address=a.address),
-    )
-    cfg_b = config(
-        b.speaker([f'{{ prefix = "{BLOCK_B}", next-hop = "{B_UNDERLAY}" }}']),
-        peer_toml(a.address, a.asn, port=a.port, local_address=b.address),
-    )
+    cfg_a, cfg_b = bgp_mode_pair(a, b, B_UNDERLAY)
     node_a = Speaker(cfg_a, fib=fib_a, node_addresses=[ipaddress.ip_interface(A_UNDERLAY)])
     node_b = Speaker(cfg_b)
     await node_a.start()
@@ -180,15 +195,7 @@ async def test_stop_commands(sockdir: Path) -> None:
 async def test_status_explains_a_next_hop_the_kernel_cannot_use(sockdir: Path) -> None:
     """BGP mode, the other node on another subnet: say so (seed 5.3), don't fail silently."""
     a, b = make_node(sockdir, A, 64512, "198.18.0.61"), make_node(sockdir, B, 64512, "198.18.0.62")
-    cfg_a = config(
-        a.speaker(),
-        node_config(BLOCK_A, "none"),
-        peer_toml(b.address, b.asn, port=b.port, local_address=a.address),
-    )
-    cfg_b = config(
-        b.speaker([f'{{ prefix = "{BLOCK_B}", next-hop = "198.19.0.62" }}']),
-        peer_toml(a.address, a.asn, port=a.port, local_address=b.address),
-    )
+    cfg_a, cfg_b = bgp_mode_pair(a, b, "198.19.0.62")
     node_a = Speaker(cfg_a, fib=MemoryFib(), node_addresses=[ipaddress.ip_interface(A_UNDERLAY)])
     node_b = Speaker(cfg_b)
     await node_a.start()

@@ -69,3 +69,13 @@ def ask(args: argparse.Namespace, prog: str, command: str, **arguments: Any) -> 
     except ControlError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         raise DaemonUnreachable(1) from None
+
+
+def tell(args: argparse.Namespace, prog: str, command: str, **arguments: Any) -> int:
+    """Send `command`, print the daemon's answer; the exit code (see `ask`)."""
+    try:
+        answer = ask(args, prog, command, **arguments)
+    except DaemonUnreachable as exc:
+        return exc.status
+    print(answer)
+    return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .daemon_socket import DaemonUnreachable, add_socket_arguments, ask
+from .daemon_socket import add_socket_arguments, tell
 
 ACTIONS = {"disable": "peer-disable", "enable": "peer-enable", "reset": "peer-reset"}
 
@@ -34,9 +34,4 @@ def run(args: argparse.Namespace) -> int:
     arguments: dict[str, Any] = {"peer": args.address}
     if args.action != "enable":
         arguments["message"] = args.message
-    try:
-        answer = ask(args, f"pybgp peer {args.action}", ACTIONS[args.action], **arguments)
-    except DaemonUnreachable as exc:
-        return exc.status
-    print(answer)
-    return 0
+    return tell(args, f"pybgp peer {args.action}", ACTIONS[args.action], **arguments)

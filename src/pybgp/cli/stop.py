@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .daemon_socket import DaemonUnreachable, add_socket_arguments, ask
+from .daemon_socket import add_socket_arguments, tell
 
 
 def add_parser(commands: Any) -> None:
@@ -32,9 +32,4 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        answer = ask(args, "pybgp stop", "stop", graceful=args.graceful)
-    except DaemonUnreachable as exc:
-        return exc.status
-    print(answer)
-    return 0
+    return tell(args, "pybgp stop", "stop", graceful=args.graceful)
