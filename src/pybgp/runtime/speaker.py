@@ -31,16 +31,15 @@ from ..rib.policy import ACCEPT_ALL, Chain, compile_chain
 from ..rib.rib import Rib
 from ..session import Event, SessionDown, SessionEstablished
 from ..wire.constants import IPV4_UNICAST, IPV6_UNICAST, Family
-from ..wire.nlri import network_key, prefix_str
-from ..wire.render import attributes_to_dict
+from ..wire.nlri import network_key
 from . import transport
-from .changes import Change, PeerChange, next_hop_text, route_change
+from .changes import Change, PeerChange, route_change
+from .commands import handlers
 from .control import ControlServer
 from .fib_sync import FibSync
 from .outbound import Outbound
-from .peer import FAMILY_NAMES, PeerDriver
+from .peer import PeerDriver
 from .restart import OwnRestart
-from .rib_view import loc_rib_entries
 
 log = logging.getLogger("pybgp.speaker")
 
@@ -163,7 +162,7 @@ class Speaker:
         if self._control_enabled:
             # First, so that a second daemon on the same socket stops before any peer
             # hears from it.
-            self._control = ControlServer(self.speaker.control_socket, self._handlers())
+            self._control = ControlServer(self.speaker.control_socket, handlers(self))
             await self._control.start()
         if self._fib is not None and self.config.node is not None:
             # Before any peer: the kernel is reconciled with what we hold now, and every
@@ -249,21 +248,6 @@ class Speaker:
         """Ask the daemon serving this speaker (`pybgp speak`) to stop; see `close`."""
         self.stop_graceful = graceful
         self.stop_requested.set()
-
-    def _stop_command(self, args: dict[str, Any]) -> str:
-        graceful = bool(args.get("graceful"))
-        if graceful and not self.speaker.graceful_restart_time:
-            raise ValueError(
-                "graceful-restart-time is 0: peers would drop our routes at once;"
-                " stop without --graceful, or set a restart time"
-            )
-        self.request_stop(graceful)
-        if graceful:
-            return (
-                "stopping for a restart: sessions close without a NOTIFICATION (peers keep"
-                f" our routes up to {self.speaker.graceful_restart_time} s), kernel routes stay"
-            )
-        return "stopping: every session gets a Cease"
 
     # --- listening ---------------------------------------------------------------------------
     def _md5_keys(self, version: int) -> list[tuple[Any, str]]:
@@ -630,25 +614,6 @@ class Speaker:
         except Exception:
             log.exception("re-planning the kernel routes after a link change failed")
 
-    def _block_release(self, args: dict[str, Any]) -> str:
-        """A block with no pods left: no longer announced, its blackhole removed."""
-        try:
-            block = ipaddress.ip_network(str(args.get("block")))
-        except ValueError:
-            raise ValueError(f"not a prefix: {args.get('block')!r}") from None
-        if self.fib_sync is None or not self.fib_sync.release(block):
-            raise ValueError(f"{block} is not one of this node's blocks")
-        self.withdraw(str(block))
-        return f"block {block} released"
-
-    def _reload_command(self, args: dict[str, Any]) -> str:
-        from ..config import ConfigError
-
-        try:
-            return self.reload()
-        except ConfigError as exc:
-            raise ValueError(f"reload refused, the running configuration stays: {exc}") from None
-
     def reload_logged(self) -> None:
         """SIGHUP: reload, and log (not raise) a configuration error."""
         from ..config import ConfigError
@@ -659,24 +624,6 @@ class Speaker:
             log.error("reload refused, the running configuration stays: %s", exc)
 
     # --- control socket ------------------------------------------------------------------------
-    def _handlers(self) -> dict[str, Any]:
-        return {
-            "status": lambda args: self.status(),
-            "adj-rib-in": self._adj_rib_in,
-            "routes": lambda args: loc_rib_entries(
-                self.rib,
-                args.get("prefix"),
-                _optional_int(args.get("limit")),
-                self.fib_sync.kernel_route if self.fib_sync is not None else None,
-            ),
-            "reload": self._reload_command,
-            "block-release": self._block_release,
-            "stop": self._stop_command,
-            "peer-disable": self._peer_disable,
-            "peer-enable": self._peer_enable,
-            "peer-reset": self._peer_reset,
-        }
-
     def status(self) -> dict[str, Any]:
         peers = sorted(self.peers.values(), key=lambda d: (d.peer.address.version, d.peer.address))
         return {
@@ -692,53 +639,6 @@ class Speaker:
             # A node whose learned next hops the kernel cannot use says so here.
             row["info"] = self.fib_sync.unreachable_from.get(row["address"], "")
         return row
-
-    def _driver(self, args: dict[str, Any]) -> PeerDriver:
-        try:
-            address = ipaddress.ip_address(str(args.get("peer")))
-        except ValueError:
-            raise ValueError(f"not a peer address: {args.get('peer')!r}") from None
-        driver = self.peers.get(address)
-        if driver is None:
-            raise ValueError(f"no peer {address}")
-        return driver
-
-    def _adj_rib_in(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        driver = self._driver(args)
-        out = []
-        for route in driver.adj_in.routes():
-            entry: dict[str, Any] = {
-                "family": FAMILY_NAMES.get(route.family, str(route.family)),
-                "prefix": prefix_str(route.key, route.family[0]),
-                "next_hop": next_hop_text(route.next_hop),
-            }
-            entry.update(attributes_to_dict(route.attributes))
-            entry["next_hop"] = next_hop_text(route.next_hop)
-            out.append(entry)
-        return out
-
-    def _peer_disable(self, args: dict[str, Any]) -> str:
-        driver = self._driver(args)
-        driver.stop(str(args.get("message", "")))
-        return f"{driver.name} disabled"
-
-    def _peer_enable(self, args: dict[str, Any]) -> str:
-        driver = self._driver(args)
-        driver.start()
-        return f"{driver.name} enabled"
-
-    def _peer_reset(self, args: dict[str, Any]) -> str:
-        driver = self._driver(args)
-        driver.stop(str(args.get("message", "")), restart=True)
-        return f"{driver.name} reset"
-
-
-def _optional_int(value: Any) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"limit must be a non-negative integer, got {value!r}")
-    return value
 
 
 def _community_text(value: int | str) -> str:
