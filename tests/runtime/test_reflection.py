@@ -248,16 +248,12 @@ async def test_two_reflectors_of_one_cluster_drop_each_others_copies(
 
     # No loop: after another route has gone the whole way round, the counters for the
     # first moved by at most that route's UPDATE on each session.
-    counts = {
-        (id(s), peer): updates_received(s, peer)
-        for s, peer in (
-            (ra, b.address),
-            (rb, a.address),
-            (s2, a.address),
-            (s2, b.address),
-            (s1, a.address),
-        )
-    }
+    sessions = ((ra, b.address), (rb, a.address), (s2, a.address), (s2, b.address), (s1, a.address))
+
+    def received() -> dict[tuple[int, str], int]:
+        return {(id(s), peer): updates_received(s, peer) for s, peer in sessions}
+
+    counts = received()
     s2.announce(BARRIER)
     for reflector_node in (a, b):
         await has(c1, reflector_node.address, BARRIER)
@@ -266,16 +262,7 @@ async def test_two_reflectors_of_one_cluster_drop_each_others_copies(
             lambda r=reflector, o=other: (peer_status(r, o.address) or {}).get("received") == 2,
             what="the barrier's copy",
         )
-    after = {
-        (id(s), peer): updates_received(s, peer)
-        for s, peer in (
-            (ra, b.address),
-            (rb, a.address),
-            (s2, a.address),
-            (s2, b.address),
-            (s1, a.address),
-        )
-    }
+    after = received()
     assert all(after[k] - counts[k] <= 1 for k in counts), (counts, after)
     assert [e["peer"] for e in loc_rib(ra, P)] == [c1.address]
     assert [e["peer"] for e in loc_rib(rb, P)] == [c1.address]

@@ -37,6 +37,7 @@ __all__ = [
     "NextHop",
     "Prefix",
     "ReconcileReport",
+    "Wanted",
     "fib_key",
     "fib_prefix",
 ]
@@ -137,6 +138,11 @@ class KernelRoute:
         return f"{self.prefix} {hops}"
 
 
+Wanted = Iterable[KernelRoute] | Mapping[FibKey, Hops]
+"""What a reconcile should leave in the table: routes, or (faster, no ``ipaddress``
+object per route) a mapping of keys to next hops as ``Fib.set_key`` takes them."""
+
+
 @dataclass(frozen=True, slots=True)
 class FibSettings:
     """Which routes are ours and what happens to them when the node stops.
@@ -199,9 +205,7 @@ class Fib(ABC):
     settings: FibSettings
 
     @abstractmethod
-    async def start(
-        self, wanted: Iterable[KernelRoute], keep_stale: bool = False
-    ) -> ReconcileReport:
+    async def start(self, wanted: Wanted, keep_stale: bool = False) -> ReconcileReport:
         """Reconcile the table with ``wanted``: keep our routes equal to a wanted one,
         remove our stale ones, add the missing ones; never touch other protocols' routes.
 
@@ -212,9 +216,7 @@ class Fib(ABC):
         """
 
     @abstractmethod
-    async def resync(
-        self, wanted: Iterable[KernelRoute], keep_stale: bool = False
-    ) -> ReconcileReport:
+    async def resync(self, wanted: Wanted, keep_stale: bool = False) -> ReconcileReport:
         """As ``start``, again: the kernel may have dropped routes (a device went), or a
         restart's stale routes are to go now."""
 

@@ -27,6 +27,7 @@ from pybgp.fib.base import (
     KernelRoute,
     Prefix,
     ReconcileReport,
+    Wanted,
     fib_key,
     fib_prefix,
 )
@@ -193,18 +194,14 @@ class BatchedFib(Fib):
             self._lock = asyncio.Lock()
         return self._lock
 
-    async def start(
-        self, wanted: Iterable[KernelRoute], keep_stale: bool = False
-    ) -> ReconcileReport:
+    async def start(self, wanted: Wanted, keep_stale: bool = False) -> ReconcileReport:
         """Read the table, then one batch: replace or delete what is stale, add what is
         missing.  Changes queued before ``start`` are written right after it."""
         if self._started:
             raise RuntimeError("Fib.start() called twice")
         return await self._reconcile(wanted, keep_stale)
 
-    async def resync(
-        self, wanted: Iterable[KernelRoute], keep_stale: bool = False
-    ) -> ReconcileReport:
+    async def resync(self, wanted: Wanted, keep_stale: bool = False) -> ReconcileReport:
         """Reconcile again with what the kernel holds now: after a device went away and
         came back (the kernel drops the routes on it without telling the owner), an
         address changed, or a restart's stale routes are to go.  What we believed
@@ -213,11 +210,14 @@ class BatchedFib(Fib):
             raise RuntimeError("Fib.resync() before start()")
         return await self._reconcile(wanted, keep_stale)
 
-    async def _reconcile(self, wanted: Iterable[KernelRoute], keep_stale: bool) -> ReconcileReport:
+    async def _reconcile(self, wanted: Wanted, keep_stale: bool) -> ReconcileReport:
         async with self._get_lock():
             self._installed.clear()
             state = await self._read()
-            want = {fib_key(route.prefix): route.next_hops for route in wanted}
+            if isinstance(wanted, Mapping):
+                want = dict(wanted)
+            else:
+                want = {fib_key(route.prefix): route.next_hops for route in wanted}
             report = ReconcileReport(foreign=state.foreign)
             own: defaultdict[FibKey, list[Hops | None]] = defaultdict(list)
             for key, found_hops in state.own:

@@ -38,7 +38,7 @@ import errno
 import logging
 import socket
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from ipaddress import ip_address, ip_network
@@ -55,6 +55,7 @@ from pybgp.fib.base import (
     NextHop,
     Prefix,
     ReconcileReport,
+    Wanted,
     fib_key,
 )
 from pybgp.fib.batched import BatchedFib, KernelState, Op
@@ -334,9 +335,7 @@ class NetlinkFib(BatchedFib):
         # One worker thread: writes reach the socket one at a time and in order.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fib-netlink")
 
-    async def start(
-        self, wanted: Iterable[KernelRoute], keep_stale: bool = False
-    ) -> ReconcileReport:
+    async def start(self, wanted: Wanted, keep_stale: bool = False) -> ReconcileReport:
         """Open the socket (in ``netns``), reconcile, start the retry timer."""
         self._sock = await self._in_worker(RtnlSocket, self.netns)
         report = await super().start(wanted, keep_stale)

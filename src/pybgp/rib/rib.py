@@ -205,26 +205,22 @@ class Rib:
 
     # --- telling the listeners ---------------------------------------------------------------
     def _publish(
-        self, family: Family, plain: list[bytes], path: Path, others: list[BestChange]
+        self, family: Family, plain: list[bytes], path: Path | None, others: list[BestChange]
     ) -> None:
+        """`plain`: prefixes whose best path is now `path` alone (None: they are gone);
+        `others`: changes of their own."""
         for listener in self.listeners:
             if plain:
                 listener.changed_many(family, plain, path)
             for change in others:
                 listener.changed(family, change.key, change.best)
         if self.watchers:
-            changes = [BestChange(family, key, path, ONLY_PATH, None) for key in plain]
+            reason = ONLY_PATH if path is not None else "withdrawn"
+            changes = [BestChange(family, key, path, reason, None) for key in plain]
             self._tell_watchers(changes + others)
 
     def _publish_removal(self, family: Family, gone: list[bytes], others: list[BestChange]) -> None:
-        for listener in self.listeners:
-            if gone:
-                listener.changed_many(family, gone, None)
-            for change in others:
-                listener.changed(family, change.key, change.best)
-        if self.watchers:
-            changes = [BestChange(family, key, None, "withdrawn", None) for key in gone]
-            self._tell_watchers(changes + others)
+        self._publish(family, gone, None, others)
 
     def _tell_watchers(self, changes: list[BestChange]) -> None:
         for watcher in self.watchers:

@@ -26,7 +26,7 @@ import ipaddress
 import logging
 from collections.abc import Iterable
 
-from ..fib.base import Fib, FibKey, Hops, KernelRoute, fib_key, fib_prefix
+from ..fib.base import Fib, FibKey, Hops, KernelRoute, fib_key
 from ..fib.plan import NodeView, blackhole, kernel_route, unreachable_message, unreachable_next_hops
 from ..rib.decision import Path, multipath
 from ..rib.rib import Rib
@@ -93,16 +93,17 @@ class FibSync:
         # routes carry such a next hop
         self.unreachable_from: dict[str, str] = {}
 
-    def _wanted(self) -> list[KernelRoute]:
-        wanted = list(self.blocks.values())
+    def _wanted(self) -> dict[FibKey, Hops]:
+        """Every route the kernel should hold now: blocks' blackholes and best paths."""
+        wanted: dict[FibKey, Hops] = dict.fromkeys(self._block_keys, ())
         for family in self.rib.families():
             for key, _ in self.rib.table(family):
                 fkey = fib_key_of(family, key)
-                if fkey is None or fkey in self._block_keys:
+                if fkey is None or fkey in wanted:
                     continue
                 hops = self._hops(family, key)
                 if hops is not None:
-                    wanted.append(KernelRoute.of(fib_prefix(fkey), hops))
+                    wanted[fkey] = hops
         return wanted
 
     async def relink(self, addresses: Iterable[IPInterface]) -> None:
